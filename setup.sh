@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up Token Station on Debian 12: system packages, then a venv at .venv with the project and its
+# test tools. Idempotent: packages already present are not fetched again. Run as root (or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv python3-dev build-essential pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]}; run this script as root (or with sudo)." >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "setup: ready ($(.venv/bin/python --version), $(.venv/bin/ykman --version))"

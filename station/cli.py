@@ -1,0 +1,222 @@
+"""`station`: the scriptable face of the desk. Every verb calls a station/ function the kiosk also uses.
+
+Exit codes: 0 ok, 1 failed, 2 usage or bad input, 3 verification failed. Errors print a message and a
+hint on stderr. `--json` prints machine-readable output on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from .errors import InputError, StationError
+
+PASSPHRASE_ENV = "STATION_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+
+
+def read_passphrase(*, confirm: bool = False) -> str:
+    """From STATION_PASSPHRASE, else prompted on the terminal (twice when creating)."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise InputError(
+            "No vault passphrase: STATION_PASSPHRASE is not set and there is no terminal to ask on.",
+            "Set STATION_PASSPHRASE or run the command in a terminal.",
+        )
+    first = getpass.getpass("Vault passphrase: ")
+    if confirm and getpass.getpass("Repeat passphrase: ") != first:
+        raise InputError("The two passphrases differ.", "Run the command again.")
+    return first
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from .datadir import resolve_data_dir
+
+    return resolve_data_dir(args.data)
+
+
+def _emit(args: argparse.Namespace, data: object, text: str) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True) if args.json else text)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .core import init_station
+
+    station = init_station(_data_dir(args), args.site, read_passphrase(confirm=True), admin=args.admin)
+    data = {"data_dir": str(station.data_dir), "site": station.config.site, "key_id": station.config.key_id}
+    text = f"Station for site {data['site']} created in {data['data_dir']} (key {data['key_id']})."
+    _emit(args, data, text)
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from .devices import key_as_json, present_keys
+
+    keys = present_keys()
+    lines = [
+        f"{k.serial or '-':>10}  {k.model:<22} fw {k.firmware:<7} {k.reader}  apps: {','.join(k.enabled)}"
+        f"  OATH credentials: {'?' if k.oath_credentials is None else k.oath_credentials}"
+        for k in keys
+    ]
+    _emit(args, [key_as_json(k) for k in keys], "\n".join(lines) or "No YubiKey present.")
+    return 0
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    from .core import open_station
+    from .issue import IssueRequest, issue_totp, validate
+
+    request = IssueRequest(args.serial, args.owner, args.custodian, args.issuer, args.digits, args.period,
+                           args.algorithm)
+    validate(request)  # bad input is refused before the passphrase is asked for
+    station = open_station(_data_dir(args), read_passphrase())
+    result = issue_totp(station, request)
+    _emit(args, asdict(result),
+          f"Issued {result.credential_id} on key {result.serial} ({result.model}, fw {result.firmware})"
+          f" to {result.owner}; ledger entry {result.ledger_seq}.")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .core import open_station
+    from .verify import normalise_code, verify_totp
+
+    normalise_code(args.code)
+    station = open_station(_data_dir(args), read_passphrase())
+    result = verify_totp(station, args.owner, args.code, operator=args.operator)
+    _emit(args, asdict(result), f"Accepted: code from key {result.serial} for {result.owner}.")
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from .core import open_station
+    from .reconcile import reconcile
+
+    lines = reconcile(open_station(_data_dir(args), read_passphrase()), operator=args.operator)
+    _emit(args, lines, "\n".join(lines) or "Nothing to reconcile.")
+    return 0
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from .core import open_readonly
+
+    station = open_readonly(_data_dir(args))
+    report = station.ledger.verify(station.public_keys())
+    data = {"ok": report.ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq,
+            "problem": report.problem}
+    if report.ok:
+        _emit(args, data, f"Ledger OK: {report.checked} entries, every hash, link and signature checks.")
+        return 0
+    _emit(args, data, f"LEDGER DAMAGED at entry {report.first_bad_seq}: {report.problem}")
+    return 3
+
+
+def cmd_ledger_show(args: argparse.Namespace) -> int:
+    from .core import open_readonly
+
+    station = open_readonly(_data_dir(args))
+    entries = list(station.ledger.entries())
+    if args.limit:
+        entries = entries[-args.limit:]
+    rows = [{"seq": e.seq, "at": e.at, "type": e.type, "actor": e.actor, "body": e.body, "hash": e.hash}
+            for e in entries]
+    text = "\n".join(
+        f"{r['seq']:>6}  {r['at']}  {r['type']:<22} by {r['actor']:<12} "
+        + " ".join(f"{k}={v}" for k, v in sorted(r["body"].items()))
+        for r in rows
+    )
+    _emit(args, rows, text or "The ledger is empty.")
+    return 0
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from tui.app import run_kiosk
+
+    return run_kiosk(_data_dir(args))
+
+
+def cmd_emulator_serve(args: argparse.Namespace) -> int:
+    from drivers.emulator.vpcd import run_from_args
+
+    return run_from_args(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="station", description="Token Station: hardware token desk.")
+    parser.add_argument(
+        "--data", help="data directory (default: $STATION_DATA or ~/.local/share/token-station)"
+    )
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def verb(name: str, func: Callable[[argparse.Namespace], int], help_: str,
+             parent: argparse._SubParsersAction = sub) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help_, description=help_)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=func)
+        return p
+
+    p = verb("init", cmd_init, "create a station: signing key, encrypted vault, ledger")
+    p.add_argument("--site", required=True, help="branch or site name, e.g. branch-07")
+    p.add_argument("--admin", default="admin", help="id of the admin setting the station up")
+
+    verb("devices", cmd_devices, "list the YubiKeys present")
+
+    p = verb("issue", cmd_issue, "program a TOTP credential for an owner onto a key")
+    p.add_argument("--serial", type=int, required=True, help="serial number of the inserted key")
+    p.add_argument("--owner", required=True, help="id of the person receiving the token")
+    p.add_argument("--custodian", required=True, help="id of the custodian handing it out")
+    p.add_argument("--issuer", default="Token Station", help="issuer shown on the key")
+    p.add_argument("--digits", type=int, choices=(6, 8), default=6)
+    p.add_argument("--period", type=int, choices=(30, 60), default=30)
+    p.add_argument("--algorithm", choices=("SHA1", "SHA256", "SHA512"), default="SHA1", type=str.upper)
+
+    p = verb("verify", cmd_verify, "check a one-time code offline (exit 3 when rejected)")
+    p.add_argument("--owner", required=True)
+    p.add_argument("--code", required=True)
+    p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"),
+                   help="operator checking the code (default $STATION_OPERATOR or 'desk')")
+
+    p = verb("reconcile", cmd_reconcile, "settle device writes interrupted by a pulled key or a crash")
+    p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"))
+
+    ledger = sub.add_parser("ledger", help="the signed log").add_subparsers(dest="noun_verb", required=True)
+    verb("verify", cmd_ledger_verify, "re-check every hash, link and signature", ledger)
+    p = verb("show", cmd_ledger_show, "list ledger events", ledger)
+    p.add_argument("--limit", type=int, default=0, help="only the last N events")
+
+    verb("kiosk", cmd_kiosk, "start the kiosk (Textual terminal app)")
+
+    emulator = sub.add_parser("emulator", help="the virtual YubiKey").add_subparsers(dest="noun_verb",
+                                                                                      required=True)
+    p = emulator.add_parser("serve", help="serve a virtual YubiKey to pcscd through vpcd")
+    from drivers.emulator.vpcd import add_serve_arguments
+
+    add_serve_arguments(p)
+    p.set_defaults(func=cmd_emulator_serve, json=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except StationError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing further was done", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

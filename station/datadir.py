@@ -1,0 +1,93 @@
+"""The data directory: where a station keeps its config, database and sealed signing key.
+
+Layout (all files 0600, directory 0700):
+    station.json   site, station key id and public key, vault header, sealed signing key
+    station.db     SQLite: the ledger, the inventory projection and the vault's sealed records
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NotInitialisedError, StationError
+from .vault import VaultHeader
+
+CONFIG_NAME = "station.json"
+DB_NAME = "station.db"
+FORMAT_VERSION = 1
+
+
+def resolve_data_dir(explicit: str | os.PathLike | None) -> Path:
+    """--data wins, then STATION_DATA, then the user's data directory."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("STATION_DATA")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "token-station"
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    site: str
+    created_at: str
+    key_id: str
+    public_key: str
+    sealed_signing_key: str  # base64 of the vault-sealed raw Ed25519 private key
+    vault: VaultHeader
+    version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict:
+        data = dict(self.__dict__)
+        data["vault"] = self.vault.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> StationConfig:
+        fields = {k: data[k] for k in ("site", "created_at", "key_id", "public_key", "sealed_signing_key")}
+        return cls(**fields, vault=VaultHeader.from_json(data["vault"]), version=data.get("version", 1))
+
+
+def config_path(data_dir: Path) -> Path:
+    return data_dir / CONFIG_NAME
+
+
+def db_path(data_dir: Path) -> Path:
+    return data_dir / DB_NAME
+
+
+def load_config(data_dir: Path) -> StationConfig:
+    """The station's config, or an error that says the directory is missing or not initialised."""
+    if not data_dir.is_dir():
+        raise NotInitialisedError(
+            f"The data directory {data_dir} does not exist.",
+            "Run 'station init --site NAME' first, or point --data / STATION_DATA at the right place.",
+        )
+    path = config_path(data_dir)
+    if not path.is_file() or not db_path(data_dir).is_file():
+        raise NotInitialisedError(
+            f"{data_dir} is not an initialised station (no {CONFIG_NAME} or {DB_NAME}).",
+            "Run 'station init --site NAME --data DIR' to set it up.",
+        )
+    try:
+        return StationConfig.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StationError(
+            f"{path} is damaged: {exc}", "Restore the data directory from its backup."
+        ) from exc
+
+
+def write_config(data_dir: Path, config: StationConfig) -> None:
+    """Write the config atomically (temp file, fsync, rename) with owner-only permissions."""
+    path = config_path(data_dir)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(config.to_json(), fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

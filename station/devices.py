@@ -1,0 +1,44 @@
+"""The keys present at the desk, as the station reports them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drivers.discovery import KeyInfo, list_keys
+from drivers.errors import DriverError
+
+from .errors import DeviceError
+
+
+def present_keys() -> list[KeyInfo]:
+    """Every YubiKey on any reader, or a DeviceError when pcscd is unreachable."""
+    try:
+        return list_keys()
+    except DriverError as exc:
+        raise DeviceError(exc.message, exc.hint) from exc
+
+
+def key_as_json(key: KeyInfo) -> dict:
+    return asdict(key)
+
+
+class KeyWatch:
+    """Wakes a kiosk thread when a key is inserted or removed (pcscd status changes, no polling)."""
+
+    def __init__(self) -> None:
+        from drivers.watch import ReaderWatcher
+
+        try:
+            self._watcher = ReaderWatcher()
+        except DriverError as exc:
+            raise DeviceError(exc.message, exc.hint) from exc
+
+    def wait_for_change(self, timeout_ms: int = 1000) -> bool:
+        """Block up to timeout_ms; True when some reader's card came or went."""
+        try:
+            return bool(self._watcher.wait(timeout_ms))
+        except DriverError as exc:
+            raise DeviceError(exc.message, exc.hint) from exc
+
+    def close(self) -> None:
+        self._watcher.close()

@@ -1,0 +1,172 @@
+"""Issue a TOTP credential on a YubiKey: validate, write intent, program the key, record the outcome.
+
+The order matters for the record: nothing is written anywhere until the inputs and the key have been
+checked; then the intent and the sealed seed are committed together; then the key is programmed; then
+the outcome. A key pulled or a crash after the intent leaves an open intent that `reconcile` settles
+by asking the key whether the credential (with this very seed) is there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+import firmware_profiles
+from drivers.errors import DriverError, KeyRemovedError
+from drivers.oath import TotpSpec, open_oath
+
+from .clock import rfc3339
+from .core import Station
+from .errors import DeviceError, InputError, StationError
+
+SEED_BYTES = {"SHA1": 20, "SHA256": 32, "SHA512": 64}  # RFC 4226/6238: key as long as the hash output
+DEFAULT_ISSUER = "Token Station"
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    serial: int
+    owner: str
+    custodian: str
+    issuer: str = DEFAULT_ISSUER
+    digits: int = 6
+    period: int = 30
+    algorithm: str = "SHA1"
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    serial: int
+    owner: str
+    credential_id: str
+    model: str
+    firmware: str
+    seed_fingerprint: str
+    issued_at: str
+    ledger_seq: int
+
+
+def _clean(label: str, value: str, *, allow_colon: bool = True) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InputError(f"The {label} is empty.", f"Type the {label}'s id.")
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise InputError(f"The {label} contains control characters.", f"Retype the {label} id.")
+    if not allow_colon and ":" in value:
+        raise InputError(f"The {label} may not contain ':'.", "A ':' separates issuer and owner on the key.")
+    return value
+
+
+def validate(request: IssueRequest) -> IssueRequest:
+    """Check every field before anything touches the key, the vault or the ledger."""
+    owner = _clean("owner", request.owner)
+    custodian = _clean("custodian", request.custodian)
+    issuer = _clean("issuer", request.issuer, allow_colon=False)
+    if request.digits not in (6, 8):
+        raise InputError(f"Digits must be 6 or 8, not {request.digits}.", "Use --digits 6 or --digits 8.")
+    if request.period not in (30, 60):
+        raise InputError(f"Period must be 30 or 60 s, not {request.period}.", "Use --period 30 or 60.")
+    algorithm = request.algorithm.upper()
+    if algorithm not in SEED_BYTES:
+        raise InputError(f"Unknown algorithm {request.algorithm!r}.", "Use SHA1, SHA256 or SHA512.")
+    if owner == custodian:
+        raise InputError(
+            "The custodian cannot issue a token to themselves.",
+            "Ask another custodian to issue your token.",
+        )
+    spec_id = TotpSpec(issuer, owner, b"", request.digits, request.period, algorithm).credential_id()
+    if len(spec_id) > 64:
+        raise InputError(
+            f"The credential name '{spec_id.decode()}' is {len(spec_id)} bytes; a YubiKey allows 64.",
+            "Use a shorter issuer (--issuer) or owner id.",
+        )
+    return IssueRequest(request.serial, owner, custodian, issuer, request.digits, request.period, algorithm)
+
+
+def _profile_for(model: str, firmware: str) -> firmware_profiles.FirmwareProfile | None:
+    version = firmware_profiles.parse_version(firmware)
+    for profile in firmware_profiles.load_all():
+        if profile.model_name == model:
+            return firmware_profiles.find(profile.model_id, version)
+    return None
+
+
+def _capacity(model: str, firmware: str) -> int:
+    profile = _profile_for(model, firmware)
+    if profile is not None:
+        return profile.oath_capacity
+    # A model we have no profile for: the OATH applet's documented sizes by firmware line.
+    return 64 if firmware_profiles.parse_version(firmware) >= (5, 7, 0) else 32
+
+
+def _device_error(exc: DriverError) -> DeviceError:
+    return DeviceError(exc.message, exc.hint)
+
+
+def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
+    """Program a fresh TOTP credential for an owner onto the key with this serial, on the record."""
+    if station.vault is None:
+        raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
+    request = validate(request)
+    active = station.ledger.db.execute(
+        "SELECT owner FROM tokens WHERE serial = ? AND status = 'issued'", [request.serial]
+    ).fetchone()
+    if active and active[0] != request.owner:
+        raise InputError(
+            f"Key {request.serial} is already issued to {active[0]}.",
+            "Return that token first, or take another key from stock.",
+        )
+    seed = secrets.token_bytes(SEED_BYTES[request.algorithm])
+    spec = TotpSpec(request.issuer, request.owner, seed, request.digits, request.period, request.algorithm)
+    cred_id = spec.credential_id().decode()
+    intent_id = os.urandom(8).hex()
+    vault_record = f"totp/{request.serial}/{intent_id}"
+    fingerprint = station.vault.fingerprint(seed)
+    try:
+        with open_oath(request.serial) as key:
+            info = key.info
+            key.check_can_put(spec, _capacity(info.model, info.firmware))
+            common = {
+                "intent_id": intent_id,
+                "serial": request.serial,
+                "model": info.model,
+                "firmware": info.firmware,
+                "credential_id": cred_id,
+                "owner": request.owner,
+                "custodian": request.custodian,
+                "issuer": request.issuer,
+                "algorithm": request.algorithm,
+                "digits": request.digits,
+                "period": request.period,
+                "seed_fingerprint": fingerprint,
+                "vault_record": vault_record,
+            }
+            with station.record() as tx:
+                tx.db["vault_records"].insert(
+                    {"id": vault_record, "blob": station.vault.seal(vault_record, seed),
+                     "created_at": rfc3339(station.now())}
+                )
+                tx.append("token.issue.started", common,
+                          actor=request.custodian, at=station.now())
+            try:
+                key.put_totp(spec)
+            except DriverError as exc:
+                _record_failure(station, intent_id, request, exc)
+                raise
+    except DriverError as exc:
+        raise _device_error(exc) from exc
+    with station.record() as tx:
+        entry = tx.append("token.issued", common, actor=request.custodian, at=station.now())
+    return IssueResult(request.serial, request.owner, cred_id, info.model, info.firmware, fingerprint,
+                       entry.at, entry.seq)
+
+
+def _record_failure(station: Station, intent_id: str, request: IssueRequest, exc: DriverError) -> None:
+    reason = "key removed" if isinstance(exc, KeyRemovedError) else type(exc).__name__
+    station.append(
+        "token.issue.failed",
+        {"intent_id": intent_id, "serial": request.serial, "reason": reason, "detail": exc.message},
+        actor=request.custodian,
+    )

@@ -1,0 +1,56 @@
+"""Settle device intents left open by a pulled key or a crash.
+
+An intent without outcome means the station does not know whether the key was programmed. We ask the
+key: if it holds the credential and computes the same code as the seed sealed with the intent, the
+write happened and `token.issued` is recorded; if the credential is absent, it did not and
+`token.issue.failed` is recorded. A key that is not present leaves the intent open for next time.
+"""
+
+from __future__ import annotations
+
+from drivers.errors import DriverError
+from drivers.oath import open_oath
+
+from .core import Station
+from .verify import _code_at
+
+
+def open_intents(station: Station) -> list[dict]:
+    return list(station.ledger.db.query("SELECT * FROM device_intents WHERE status = 'open'"))
+
+
+def _started_body(station: Station, seq: int) -> dict:
+    for entry in station.ledger.entries(start=seq):
+        return dict(entry.body)
+    raise LookupError(seq)
+
+
+def reconcile(station: Station, *, operator: str) -> list[str]:
+    """Resolve every open intent whose key is present; return one line per intent settled."""
+    settled = []
+    for intent in open_intents(station):
+        body = _started_body(station, intent["started_seq"])
+        try:
+            with open_oath(intent["serial"]) as key:
+                now = int(station.now().timestamp())
+                present = body["credential_id"].encode() in key.credential_ids()
+                written = False
+                if present:
+                    blob = station.ledger.db["vault_records"].get(body["vault_record"])["blob"]
+                    seed = station.vault.open(body["vault_record"], blob)
+                    expected = _code_at(seed, body["algorithm"], body["digits"], now // body["period"])
+                    written = key.calculate(body["credential_id"].encode(), now) == expected
+        except DriverError:
+            continue  # key not here: leave the intent open
+        if written:
+            station.append("token.issued", dict(body, reconciled=True), actor=operator)
+            settled.append(f"key {intent['serial']}: write had completed; issuance recorded")
+        else:
+            station.append(
+                "token.issue.failed",
+                {"intent_id": intent["intent_id"], "serial": intent["serial"],
+                 "reason": "interrupted", "detail": "credential absent or different on the key"},
+                actor=operator,
+            )
+            settled.append(f"key {intent['serial']}: write had not completed; recorded as failed")
+    return settled
