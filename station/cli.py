@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from ledger.errors import LedgerError
+
 from .errors import InputError, StationError
 
 PASSPHRASE_ENV = "STATION_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
@@ -142,6 +144,14 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return run_kiosk(_data_dir(args))
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tui.app import run_kiosk
+
+    from .demo import run_demo
+
+    return run_demo(Path(args.data) if args.data else Path("demo-station"), run_kiosk)
+
+
 def cmd_emulator_serve(args: argparse.Namespace) -> int:
     from drivers.emulator.vpcd import run_from_args
 
@@ -192,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="only the last N events")
 
     verb("kiosk", cmd_kiosk, "start the kiosk (Textual terminal app)")
+    verb("demo", cmd_demo, "the kiosk on a virtual YubiKey (starts pcscd and the key; data: ./demo-station)")
 
     emulator = sub.add_parser("emulator", help="the virtual YubiKey").add_subparsers(dest="noun_verb",
                                                                                       required=True)
@@ -208,11 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except StationError as exc:
+    except (StationError, LedgerError) as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return exc.exit_code if isinstance(exc, StationError) else 3
     except KeyboardInterrupt:
         print("interrupted; nothing further was done", file=sys.stderr)
         return 1

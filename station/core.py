@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ledger.log import Ledger
-
 from ledger.errors import LedgerError
 from ledger.keys import (
     generate_key,
@@ -25,6 +23,7 @@ from ledger.keys import (
     public_key_from_text,
     public_key_to_text,
 )
+from ledger.log import Ledger
 
 from . import projection
 from .clock import Clock, rfc3339, system_clock
@@ -63,7 +62,7 @@ class Station:
             return tx.append(event_type, body, actor=actor, at=self.now())
 
     def close(self) -> None:
-        self.ledger.db.conn.close()
+        self.ledger.close()
 
 
 class _ProjectingTx:

@@ -36,7 +36,8 @@ def _issue_without_device(station, owner, seed, serial=12345678, algorithm="SHA1
         "seed_fingerprint": station.vault.fingerprint(seed), "vault_record": record,
     }
     with station.record() as tx:
-        tx.db["vault_records"].insert({"id": record, "blob": station.vault.seal(record, seed), "created_at": ""})
+        blob = station.vault.seal(record, seed)
+        tx.db["vault_records"].insert({"id": record, "blob": blob, "created_at": ""})
         tx.append("token.issue.started", body, actor="carol", at=station.now())
         tx.append("token.issued", body, actor="carol", at=station.now())
 

@@ -1,0 +1,63 @@
+"""`station demo`: the kiosk on a virtual YubiKey, for a first look and for training.
+
+Starts pcscd if none runs, serves a virtual YubiKey 5 NFC on the first vpcd reader, creates a demo
+station the first time, runs the kiosk, and on exit stops only what it started. The virtual key's
+state and the demo station live in the demo data directory, so a second run continues where the
+first stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from drivers import pcscd
+from drivers.discovery import list_keys
+from drivers.errors import DriverError
+
+from .core import init_station
+from .datadir import config_path
+from .errors import DeviceError
+
+DEMO_PASSPHRASE = "demo passphrase - not for real tokens"  # noqa: S105 - published on purpose
+DEMO_SERIAL = 20261203
+
+
+def _wait_for_key(serial: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DeviceError("The virtual YubiKey stopped at start.", "Run 'station emulator serve -v'.")
+        try:
+            if any(k.serial == serial for k in list_keys()):
+                return
+        except DriverError:
+            pass
+        time.sleep(0.1)
+    raise DeviceError("The virtual YubiKey did not appear in pcscd.",
+                      "Check that vsmartcard-vpcd is installed (/etc/reader.conf.d/vpcd).")
+
+
+def run_demo(data_dir: Path, kiosk: Callable[[Path], int], serial: int = DEMO_SERIAL) -> int:
+    """Run the kiosk (passed in by the CLI: station/ never imports the tui) on a virtual key."""
+    passphrase = os.environ.setdefault("STATION_PASSPHRASE", DEMO_PASSPHRASE)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    daemon = pcscd.start()
+    key = subprocess.Popen(  # noqa: S603 - our own module, no shell
+        [sys.executable, "-m", "drivers.emulator", "--serial", str(serial),
+         "--state", str(data_dir / f"virtual-key-{serial}.json")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_key(serial, key)
+        if not config_path(data_dir).exists():
+            init_station(data_dir, "demo-branch", passphrase, admin="demo-admin").close()
+        return kiosk(data_dir)
+    finally:
+        key.terminate()
+        key.wait(10)
+        pcscd.stop(daemon)
