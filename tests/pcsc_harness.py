@@ -1,0 +1,277 @@
+"""Helpers for tests that need the real PC/SC stack: pcscd, virtual keys in vpcd readers, ykman.
+
+conftest.py turns these into fixtures; other conftest files may import them directly. Every wait
+here polls a condition (reader listed, card present, process gone) with a deadline, never a fixed
+sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smartcard import scard
+
+PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
+VPCD_BASE_PORT = 35963
+POLL = 0.05
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class HarnessError(RuntimeError):
+    pass
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, poll: float = POLL) -> object:
+    """Poll condition until it is truthy; raise HarnessError naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(poll)
+
+
+def reader_for_port(port: int) -> str:
+    """Debian's vpcd config: port 35963 feeds 'Virtual PCD 00 00', 35964 'Virtual PCD 00 01'."""
+    return f"Virtual PCD 00 {port - VPCD_BASE_PORT:02d}"
+
+
+# -- pcscd --------------------------------------------------------------------------------------
+
+
+def pcscd_running() -> bool:
+    """True if a pcscd accepts connections on its socket (a stale socket file does not count)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(str(PCSCD_SOCKET))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def _with_context(fn: Callable[[int], object]) -> object:
+    # A fresh context per call: a context from before a pcscd restart is stale.
+    hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return None
+    try:
+        return fn(ctx)
+    finally:
+        scard.SCardReleaseContext(ctx)
+
+
+def list_readers() -> list[str]:
+    def _list(ctx: int) -> list[str]:
+        hresult, readers = scard.SCardListReaders(ctx, [])
+        return list(readers) if hresult == scard.SCARD_S_SUCCESS else []
+
+    return _with_context(_list) or []
+
+
+def reader_state(reader: str) -> int | None:
+    """The reader's SCARD_STATE_* flags as pcscd reports them, or None if it cannot say."""
+
+    def _state(ctx: int) -> int | None:
+        hresult, states = scard.SCardGetStatusChange(ctx, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+        return states[0][1] if hresult == scard.SCARD_S_SUCCESS else None
+
+    return _with_context(_state)
+
+
+def card_present(reader: str) -> bool:
+    state = reader_state(reader)
+    return state is not None and bool(state & scard.SCARD_STATE_PRESENT)
+
+
+def reader_empty(reader: str) -> bool:
+    """True only when pcscd positively reports the reader empty (an error is not "empty")."""
+    state = reader_state(reader)
+    return state is not None and bool(state & scard.SCARD_STATE_EMPTY)
+
+
+@dataclass
+class Pcscd:
+    """The pcscd the tests use; `process` is set only if the harness started it."""
+
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def started_here(self) -> bool:
+        return self.process is not None
+
+    def stop(self) -> None:
+        """Stop pcscd if (and only if) the harness started it."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def ensure_pcscd(log_dir: Path, timeout: float = 20.0) -> Pcscd:
+    """Use a running pcscd, or start `pcscd --foreground`; wait until the vpcd readers are listed."""
+    daemon = Pcscd()
+    if not pcscd_running():
+        log_path = log_dir / "pcscd.log"
+        # pcscd lives in /usr/sbin, which a non-login PATH may lack.
+        exe = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen([exe, "--foreground"], stdout=log, stderr=subprocess.STDOUT)
+        daemon = Pcscd(proc, log_path)
+        try:
+            wait_for(lambda: proc.poll() is not None or pcscd_running(), timeout, "pcscd to listen")
+            if proc.poll() is not None:
+                raise HarnessError(f"pcscd exited with {proc.returncode}: {log_path.read_text()}")
+        except BaseException:
+            daemon.stop()
+            raise
+    try:
+        wait_for(
+            lambda: reader_for_port(VPCD_BASE_PORT) in list_readers(),
+            timeout,
+            "pcscd to list the vpcd readers (is vsmartcard-vpcd installed?)",
+        )
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
+# -- virtual keys -------------------------------------------------------------------------------
+
+
+def read_serial(reader: str) -> int | None:
+    """The serial the key in this reader reports through its Management applet, or None."""
+    from ykman.pcsc import list_devices
+    from yubikit.core.smartcard import SmartCardConnection
+    from yubikit.management import ManagementSession
+
+    try:
+        devices = [d for d in list_devices(reader) if d.reader.name == reader]
+        if not devices:
+            return None
+        with devices[0].open_connection(SmartCardConnection) as conn:
+            return ManagementSession(conn).read_device_info().serial
+    except Exception:  # no card yet, card going away, reader busy: all mean "not yet"
+        return None
+
+
+@dataclass
+class KeyHandle:
+    """A virtual key served by `python -m drivers.emulator` in its own process."""
+
+    serial: int
+    reader: str
+    port: int
+    state_path: Path
+    log_path: Path
+    process: subprocess.Popen
+    args: list[str] = field(default_factory=list)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_exit(self, timeout: float = 10.0) -> int:
+        """Wait for the emulator to end by itself (e.g. after a simulated pull)."""
+        return self.process.wait(timeout=timeout)
+
+    def wait_removed(self, timeout: float = 10.0) -> None:
+        wait_for(lambda: reader_empty(self.reader), timeout, f"card gone from {self.reader}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Remove the key: SIGTERM the emulator, wait for it and for the card to leave the reader."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.wait_removed(timeout)
+
+
+def start_key(
+    serial: int,
+    state_path: Path,
+    log_path: Path,
+    firmware: str = "5.4.3",
+    port: int = VPCD_BASE_PORT,
+    extra_args: Sequence[str] = (),
+    timeout: float = 30.0,
+) -> KeyHandle:
+    """Start an emulator process and wait until pcscd shows it in the reader, with its serial.
+
+    Checking the serial (not just "a card is present") makes sure the card in the reader is this
+    emulator and not a key another test run left in the same reader.
+    """
+    reader = reader_for_port(port)
+    wait_for(lambda: reader_empty(reader), timeout, f"{reader} to be free of other keys")
+    args = [
+        sys.executable,
+        "-m",
+        "drivers.emulator",
+        "--serial",
+        str(serial),
+        "--firmware",
+        firmware,
+        "--state",
+        str(state_path),
+        "--port",
+        str(port),
+        *extra_args,
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    handle = KeyHandle(serial, reader, port, Path(state_path), Path(log_path), proc, args)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise HarnessError(f"emulator exited with {proc.returncode}:\n{handle.log()}")
+        return card_present(reader) and read_serial(reader) == serial
+
+    try:
+        wait_for(ready, timeout, f"virtual key {serial} in {reader}", poll=0.1)
+    except BaseException:
+        handle.stop()
+        raise
+    return handle
+
+
+# -- ykman --------------------------------------------------------------------------------------
+
+
+def ykman_path() -> Path:
+    """The ykman installed beside this interpreter (the project's venv)."""
+    return Path(sys.executable).parent / "ykman"
+
+
+def run_ykman(
+    reader: str, *args: str, timeout: float = 60.0, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real ykman CLI against one reader; output captured as text, never raising on rc."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [str(ykman_path()), "--reader", reader, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        env=env,
+    )
