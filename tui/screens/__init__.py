@@ -1,0 +1,1 @@
+"""Screens of the kiosk: unlock, main desk, and the exit confirmation."""
