@@ -99,6 +99,12 @@ class OathKey:
         cred_id = spec.credential_id()
         try:
             self._session.put_credential(spec._data(), touch_required=spec.touch)
+        except (CardConnectionException, NoCardException) as exc:
+            # The key left mid-command: whether it applied the PUT is unknown until it is back.
+            raise KeyRemovedError(
+                "The key was removed while the credential was being written.",
+                "Insert the same key again: the station will check what was written.",
+            ) from exc
         except ApduError as exc:
             if exc.sw == SW.NO_SPACE:
                 raise NoSpaceError(

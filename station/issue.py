@@ -20,6 +20,7 @@ from drivers.oath import TotpSpec, open_oath
 from .clock import rfc3339
 from .core import Station
 from .errors import DeviceError, InputError, StationError
+from .reconcile import reconcile
 
 SEED_BYTES = {"SHA1": 20, "SHA256": 32, "SHA512": 64}  # RFC 4226/6238: key as long as the hash output
 DEFAULT_ISSUER = "Token Station"
@@ -110,6 +111,8 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
     if station.vault is None:
         raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
     request = validate(request)
+    # A write to this key interrupted earlier is settled first, so the key's contents are known.
+    reconcile(station, operator=request.custodian, serial=request.serial)
     active = station.ledger.db.execute(
         "SELECT owner FROM tokens WHERE serial = ? AND status = 'issued'", [request.serial]
     ).fetchone()
@@ -152,7 +155,12 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
                           actor=request.custodian, at=station.now())
             try:
                 key.put_totp(spec)
+            except KeyRemovedError:
+                # Unknown whether the key applied the PUT: the intent stays open and reconcile
+                # asks the key when it is back (on insertion in the kiosk, or `station reconcile`).
+                raise
             except DriverError as exc:
+                # The key answered with a refusal: nothing was written.
                 _record_failure(station, intent_id, request, exc)
                 raise
     except DriverError as exc:
@@ -160,11 +168,11 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
     with station.record() as tx:
         entry = tx.append("token.issued", common, actor=request.custodian, at=station.now())
     return IssueResult(request.serial, request.owner, cred_id, info.model, info.firmware, fingerprint,
-                       entry.at, entry.seq)
+                       rfc3339(entry.at_datetime), entry.seq)
 
 
 def _record_failure(station: Station, intent_id: str, request: IssueRequest, exc: DriverError) -> None:
-    reason = "key removed" if isinstance(exc, KeyRemovedError) else type(exc).__name__
+    reason = type(exc).__name__.removesuffix("Error").lower()
     station.append(
         "token.issue.failed",
         {"intent_id": intent_id, "serial": request.serial, "reason": reason, "detail": exc.message},

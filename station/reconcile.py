@@ -25,10 +25,12 @@ def _started_body(station: Station, seq: int) -> dict:
     raise LookupError(seq)
 
 
-def reconcile(station: Station, *, operator: str) -> list[str]:
-    """Resolve every open intent whose key is present; return one line per intent settled."""
+def reconcile(station: Station, *, operator: str, serial: int | None = None) -> list[str]:
+    """Resolve every open intent whose key is present (or only this serial's); one line each."""
     settled = []
     for intent in open_intents(station):
+        if serial is not None and intent["serial"] != serial:
+            continue
         body = _started_body(station, intent["started_seq"])
         try:
             with open_oath(intent["serial"]) as key:
