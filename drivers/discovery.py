@@ -78,10 +78,26 @@ def connect(reader_name: str) -> Iterator[tuple[ScardYubiKeyDevice, SmartCardCon
     try:
         yield device, connection
     finally:
+        _close(reader_name, connection)
+
+
+def _close(reader_name: str, connection: SmartCardConnection) -> None:
+    """Close a connection even when its card was pulled.
+
+    ykman's close() disconnects first and releases the PC/SC context only if that worked; on a
+    pulled card the disconnect fails, and the context stays open in pcscd for as long as this
+    process lives. A kiosk runs for weeks and sees many pulled keys, so release it here.
+    """
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - closing a pulled card must not hide the real error
+        log.debug("disconnect from %s failed; releasing the context", reader_name, exc_info=True)
+        pcsc = getattr(connection, "connection", None)
         try:
-            connection.close()
-        except Exception:  # noqa: BLE001 - closing a pulled card must not hide the real error
-            log.debug("closing connection to %s failed", reader_name, exc_info=True)
+            if pcsc is not None and hasattr(pcsc, "release"):
+                pcsc.release()
+        except Exception:  # noqa: BLE001
+            log.debug("releasing the context for %s failed", reader_name, exc_info=True)
 
 
 def _probe_connected(

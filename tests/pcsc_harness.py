@@ -96,6 +96,12 @@ def card_present(reader: str) -> bool:
     return state is not None and bool(state & scard.SCARD_STATE_PRESENT)
 
 
+def event_count(reader: str) -> int | None:
+    """pcscd's count of card events in this reader (upper 16 bits of the event state)."""
+    state = reader_state(reader)
+    return None if state is None else state >> 16
+
+
 def reader_empty(reader: str) -> bool:
     """True only when pcscd positively reports the reader empty (an error is not "empty")."""
     state = reader_state(reader)
@@ -184,6 +190,7 @@ class KeyHandle:
     log_path: Path
     process: subprocess.Popen
     args: list[str] = field(default_factory=list)
+    inserted_count: int | None = None  # pcscd's event count when the key was seen inserted
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -193,7 +200,24 @@ class KeyHandle:
         return self.process.wait(timeout=timeout)
 
     def wait_removed(self, timeout: float = 10.0) -> None:
-        wait_for(lambda: reader_empty(self.reader), timeout, f"card gone from {self.reader}")
+        """Wait until pcscd's reader thread itself has seen the key go.
+
+        After a pull mid-command, pcscd reports the reader EMPTY at once (from the failed command),
+        but its reader thread only registers the removal at its next poll, when the event count
+        moves on. A key inserted before that poll is taken for the old one still sitting there and
+        is never powered up, so "removed" means: empty, and the event count has moved past the
+        count at insertion.
+        """
+
+        def gone() -> bool:
+            count = event_count(self.reader)
+            return (
+                reader_empty(self.reader)
+                and count is not None
+                and (self.inserted_count is None or count != self.inserted_count)
+            )
+
+        wait_for(gone, timeout, f"card gone from {self.reader}")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Remove the key: SIGTERM the emulator, wait for it and for the card to leave the reader."""
@@ -248,6 +272,7 @@ def start_key(
 
     try:
         wait_for(ready, timeout, f"virtual key {serial} in {reader}", poll=0.1)
+        handle.inserted_count = event_count(reader)
     except BaseException:
         handle.stop()
         raise

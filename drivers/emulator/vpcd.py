@@ -6,10 +6,12 @@ connection is up. Every message either way is a 2-byte big-endian length and a p
 payload from vpcd is a control (0 power off, 1 power on, 2 reset, 4 get ATR; only 4 is answered),
 anything longer is a command APDU, answered with the response APDU.
 
-KNOWN ISSUE: after a simulated pull (the connection dropped while vpcd waits for a response), a
-new card connecting to the same port within about a second is sometimes never accepted by
-pcscd/vpcd (observed with Debian's pcscd + vsmartcard-vpcd; it did not reproduce with
-`pcscd --debug`). Reinsert a pulled key after the reader has settled, or on the other port.
+After a simulated pull (the connection dropped while vpcd waits for a response) pcscd reports the
+reader empty at once, from the failed command, but its reader thread registers the removal only at
+its next presence poll (some hundred milliseconds later; the reader's event count then moves on).
+A key inserted before that poll is taken for the old card still sitting there and is never powered
+up. A physical key pulled and put back that fast would fare no better; tests wait for the event
+count to move (tests/pcsc_harness.py, KeyHandle.wait_removed) before re-inserting.
 """
 
 from __future__ import annotations

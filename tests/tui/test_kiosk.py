@@ -320,3 +320,21 @@ async def test_verify_accepts_code_once_and_rejects_wrong(virtual_key, ykman, st
                         ("otp.rejected", "wrong code", "night-sup")]
     # The code itself is never recorded (compare whole values: a 6-digit string can occur inside hex).
     assert not [e for e in ledger_entries(station_dir) if code in (str(v) for v in e.body.values())]
+
+
+async def test_key_pulled_mid_write_is_settled_when_it_comes_back(station_dir, virtual_key, ykman):
+    key = virtual_key(SERIAL_A, extra_args=["--pull-on-ins", "01"])  # pulled when the PUT arrives
+    app = KioskApp(station_dir, passphrase=PASSPHRASE, operator="olga")
+    async with app.run_test(size=SIZE) as pilot:
+        await at_desk(pilot)
+        result = await issue_via_form(pilot, SERIAL_A, "frank", "carol")
+        assert result.outcome == "error" and "removed while the credential was being written" in result.plain
+        key.wait_removed()
+        assert ledger_entries(station_dir)[-1].type == "token.issue.started"
+
+        virtual_key(SERIAL_A, state=key.state_path)  # the same key, back in the reader
+        await wait_until(
+            pilot, lambda: ledger_entries(station_dir)[-1].type == "token.issue.failed", "reconcile"
+        )
+        settled = ledger_entries(station_dir)[-1]
+        assert settled.body["reason"] == "interrupted" and settled.actor == "olga"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from station.core import Station
+from station.errors import StationError
+from station.reconcile import open_intents, reconcile
 
 from ..desk import DeskThread
 from ..widgets.issue_form import IssueForm
@@ -64,6 +66,26 @@ class MainScreen(Screen[None]):
     @on(KeyList.Changed)
     def _keys_changed(self, event: KeyList.Changed) -> None:
         self.query_one("#issue-form", IssueForm).set_keys(event.keys)
+
+    @on(KeyList.Read)
+    def _keys_read(self, event: KeyList.Read) -> None:
+        self._settle_interrupted_writes({k.serial for k in event.keys if k.serial is not None})
+
+    @work(exclusive=True, group="reconcile")
+    async def _settle_interrupted_writes(self, present: set[int]) -> None:
+        """A key pulled mid-write is back: ask it what was written and record that (design.md)."""
+        try:
+            pending = await self._desk.run(open_intents, self.station)
+            if not any(intent["serial"] in present for intent in pending):
+                return
+            lines = await self._desk.run(reconcile, self.station, operator=self._operator)
+        except StationError as exc:
+            self.notify(f"{exc.message} {exc.hint}", severity="error", timeout=15)
+            return
+        except RuntimeError:
+            return  # the desk thread was shut down: the kiosk is closing
+        for line in lines:
+            self.notify(f"Interrupted write settled — {line}.", timeout=15)
 
     @on(KeyList.SerialChosen)
     def _serial_chosen(self, event: KeyList.SerialChosen) -> None:

@@ -54,6 +54,13 @@ class KeyList(Vertical):
             super().__init__()
             self.keys = keys
 
+    class Read(Message):
+        """The present keys were read (changed or not): a returning key may have work pending."""
+
+        def __init__(self, keys: list[KeyInfo]) -> None:
+            super().__init__()
+            self.keys = keys
+
     class SerialChosen(Message):
         """The operator picked a key in the table (Enter or click)."""
 
@@ -148,6 +155,7 @@ class KeyList(Vertical):
                 return
             except RuntimeError:
                 return  # the desk thread was shut down: the kiosk is closing
+            self.post_message(self.Read(list(keys)))
             if keys != self.keys or self.error is not None or not self._shown_once:
                 self.error = None
                 self._show_keys(keys)  # only on a difference: a rebuild moves the cursor
