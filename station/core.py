@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.keys import (
     generate_key,
@@ -36,6 +37,9 @@ SIGNING_KEY_RECORD = "station/ledger-signing-key"
 
 @dataclass
 class Station:
+    """An opened station. Use it from the thread that opened it: its SQLite connection is bound to
+    that thread (the kiosk runs all station work on one desk thread for this reason)."""
+
     data_dir: Path
     config: StationConfig
     ledger: Ledger
@@ -57,7 +61,7 @@ class Station:
         except LedgerError as exc:
             raise StationError(exc.message, exc.hint) from exc
 
-    def append(self, event_type: str, body: dict, *, actor: str) -> object:
+    def append(self, event_type: str, body: dict, *, actor: str) -> Entry:
         with self.record() as tx:
             return tx.append(event_type, body, actor=actor, at=self.now())
 
@@ -72,7 +76,7 @@ class _ProjectingTx:
         self._tx = tx
         self.db = tx.db
 
-    def append(self, event_type: str, body: dict, *, actor: str, at: datetime) -> object:
+    def append(self, event_type: str, body: dict, *, actor: str, at: datetime) -> Entry:
         entry = self._tx.append(event_type, body, actor=actor, at=at)
         projection.apply(self.db, entry)
         return entry

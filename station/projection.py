@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 
 import sqlite_utils
 
+from ledger.entry import Entry
+
 TABLES = {
     "tokens": (
         {
@@ -70,7 +72,7 @@ def credential_key(serial: int, credential_id: str) -> str:
     return f"{serial}/{credential_id}"
 
 
-def _on_token_issue_started(db: sqlite_utils.Database, entry: object) -> None:
+def _on_token_issue_started(db: sqlite_utils.Database, entry: Entry) -> None:
     b = entry.body
     db["device_intents"].insert(
         {
@@ -91,7 +93,7 @@ def _close_intent(db: sqlite_utils.Database, intent_id: str, status: str) -> Non
         db["device_intents"].update(intent_id, {"status": status})
 
 
-def _on_token_issued(db: sqlite_utils.Database, entry: object) -> None:
+def _on_token_issued(db: sqlite_utils.Database, entry: Entry) -> None:
     b = entry.body
     _close_intent(db, b["intent_id"], "done")
     db["tokens"].upsert(
@@ -128,16 +130,16 @@ def _on_token_issued(db: sqlite_utils.Database, entry: object) -> None:
     )
 
 
-def _on_token_issue_failed(db: sqlite_utils.Database, entry: object) -> None:
+def _on_token_issue_failed(db: sqlite_utils.Database, entry: Entry) -> None:
     _close_intent(db, entry.body["intent_id"], "failed")
 
 
-def _on_otp_accepted(db: sqlite_utils.Database, entry: object) -> None:
+def _on_otp_accepted(db: sqlite_utils.Database, entry: Entry) -> None:
     b = entry.body
     db["credentials"].update(credential_key(b["serial"], b["credential_id"]), {"last_step": b["step"]})
 
 
-HANDLERS: dict[str, Callable[[sqlite_utils.Database, object], None]] = {
+HANDLERS: dict[str, Callable[[sqlite_utils.Database, Entry], None]] = {
     "token.issue.started": _on_token_issue_started,
     "token.issued": _on_token_issued,
     "token.issue.failed": _on_token_issue_failed,
@@ -145,14 +147,14 @@ HANDLERS: dict[str, Callable[[sqlite_utils.Database, object], None]] = {
 }
 
 
-def apply(db: sqlite_utils.Database, entry: object) -> None:
+def apply(db: sqlite_utils.Database, entry: Entry) -> None:
     """Apply one ledger entry to the tables (events with no state effect are ignored)."""
     handler = HANDLERS.get(entry.type)
     if handler is not None:
         handler(db, entry)
 
 
-def rebuild(db: sqlite_utils.Database, entries: Iterable[object]) -> None:
+def rebuild(db: sqlite_utils.Database, entries: Iterable[Entry]) -> None:
     """Drop and rebuild every projected table from the ledger alone, in one transaction."""
     with db.conn:
         for name in TABLES:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,8 @@ from pathlib import Path
 
 from smartcard import scard
 
-PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
+from drivers import pcscd
+
 VPCD_BASE_PORT = 35963
 POLL = 0.05
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,14 +52,7 @@ def reader_for_port(port: int) -> str:
 
 def pcscd_running() -> bool:
     """True if a pcscd accepts connections on its socket (a stale socket file does not count)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(str(PCSCD_SOCKET))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
+    return pcscd.is_running()
 
 
 def _with_context(fn: Callable[[int], object]) -> object:
