@@ -23,6 +23,19 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# Install only when needed (first run, or pyproject.toml changed): the install is editable, so
+# source changes need none, and a kiosk with no network starts without waiting on pip.
+stamp=.venv/.token-station-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import station, ykman, textual' 2>/dev/null; then
+  log=$(mktemp)
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip \
+         && .venv/bin/python -m pip install --disable-pip-version-check -e '.[test]'; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: installing the Python packages failed (pip's output above); check the network and retry." >&2
+    exit 1
+  fi
+  rm -f "$log"
+  echo "$want" > "$stamp"
+fi
 echo "setup: ready ($(.venv/bin/python --version), $(.venv/bin/ykman --version))"

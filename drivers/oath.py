@@ -86,12 +86,12 @@ class OathKey:
         if cred_id in existing:
             raise CredentialExistsError(
                 f"The key already holds a credential named {cred_id.decode(errors='replace')!r}.",
-                "Delete the old credential first or choose another issuer.",
+                "This owner already has it: nothing to do. For a second one, choose another issuer name.",
             )
         if capacity is not None and len(existing) >= capacity:
             raise NoSpaceError(
                 f"The key's OATH applet is full ({len(existing)} of {capacity} credentials).",
-                "Remove unused credentials or use another key.",
+                "Use another key from stock; an admin can clear unused credentials from this one.",
             )
 
     def put_totp(self, spec: TotpSpec) -> bytes:
@@ -109,7 +109,7 @@ class OathKey:
             if exc.sw == SW.NO_SPACE:
                 raise NoSpaceError(
                     "The key's OATH applet is full.",
-                    "Remove unused credentials or use another key.",
+                    "Use another key from stock; an admin can clear unused credentials from this one.",
                 ) from exc
             if exc.sw in (SW.INCORRECT_PARAMETERS, SW.WRONG_LENGTH, SW.DATA_INVALID):
                 raise UnsupportedError(

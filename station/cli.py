@@ -116,7 +116,8 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     if report.ok:
         _emit(args, data, f"Ledger OK: {report.checked} entries, every hash, link and signature checks.")
         return 0
-    _emit(args, data, f"LEDGER DAMAGED at entry {report.first_bad_seq}: {report.problem}")
+    _emit(args, data, f"LEDGER DAMAGED: {report.problem}\n"
+          "Keep this copy as evidence, restore the station database from backup and tell the auditor.")
     return 3
 
 
@@ -124,7 +125,12 @@ def cmd_ledger_show(args: argparse.Namespace) -> int:
     from .core import open_readonly
 
     station = open_readonly(_data_dir(args))
-    entries = list(station.ledger.entries())
+    entries, damage = [], None
+    try:
+        for entry in station.ledger.entries():
+            entries.append(entry)
+    except LedgerError as exc:
+        damage = exc  # show what reads cleanly up to the damage, then say where it is
     if args.limit:
         entries = entries[-args.limit:]
     rows = [{"seq": e.seq, "at": e.at, "type": e.type, "actor": e.actor, "body": e.body, "hash": e.hash}
@@ -135,6 +141,9 @@ def cmd_ledger_show(args: argparse.Namespace) -> int:
         for r in rows
     )
     _emit(args, rows, text or "The ledger is empty.")
+    if damage is not None:
+        raise LedgerError(f"The ledger cannot be read past this point: {damage.message}",
+                          "Run 'station ledger verify' for the full check, and tell the auditor.")
     return 0
 
 
@@ -163,12 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data", help="data directory (default: $STATION_DATA or ~/.local/share/token-station)"
     )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     def verb(name: str, func: Callable[[argparse.Namespace], int], help_: str,
              parent: argparse._SubParsersAction = sub) -> argparse.ArgumentParser:
         p = parent.add_parser(name, help=help_, description=help_)
-        p.add_argument("--json", action="store_true", help="machine-readable output")
+        # Accepted before or after the verb: `station --json devices` and `station devices --json`.
+        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="machine-readable output")
+        p.add_argument("--data", default=argparse.SUPPRESS, help="data directory (as the global --data)")
         p.set_defaults(func=func)
         return p
 
@@ -220,10 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (StationError, LedgerError) as exc:
+        code = exc.exit_code if isinstance(exc, StationError) else 3
+        if getattr(args, "json", False):
+            # Scripts get the failure as JSON too; people still read it on stderr.
+            print(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint, "exit_code": code}))
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code if isinstance(exc, StationError) else 3
+        return code
     except KeyboardInterrupt:
         print("interrupted; nothing further was done", file=sys.stderr)
         return 1

@@ -61,3 +61,5 @@ def run_demo(data_dir: Path, kiosk: Callable[[Path], int], serial: int = DEMO_SE
         key.terminate()
         key.wait(10)
         pcscd.stop(daemon)
+        stopped = "the virtual key" + (" and pcscd" if daemon is not None else "")
+        print(f"Demo ended: {stopped} stopped; the demo station stays in {data_dir}.")

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from drivers.discovery import KeyInfo, list_keys
 from drivers.errors import DriverError
 
+from .core import Station
 from .errors import DeviceError
 
 
@@ -16,6 +17,12 @@ def present_keys() -> list[KeyInfo]:
         return list_keys()
     except DriverError as exc:
         raise DeviceError(exc.message, exc.hint) from exc
+
+
+def holders(station: Station) -> dict[int, str]:
+    """Who holds each issued key, by serial, from the inventory."""
+    rows = station.ledger.db.execute("SELECT serial, owner FROM tokens WHERE status = 'issued'")
+    return {serial: owner for serial, owner in rows.fetchall()}
 
 
 def key_as_json(key: KeyInfo) -> dict:

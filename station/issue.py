@@ -119,7 +119,7 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
     if active and active[0] != request.owner:
         raise InputError(
             f"Key {request.serial} is already issued to {active[0]}.",
-            "Return that token first, or take another key from stock.",
+            "Take another key from stock for this owner; this one stays with its holder.",
         )
     seed = secrets.token_bytes(SEED_BYTES[request.algorithm])
     spec = TotpSpec(request.issuer, request.owner, seed, request.digits, request.period, request.algorithm)

@@ -91,7 +91,7 @@ class Vault:
         except InvalidTag:
             raise WrongPassphraseError(
                 "The passphrase does not open this station's vault.",
-                "Check STATION_PASSPHRASE or type the passphrase again; nothing was changed.",
+                "Type the passphrase again (scripts: check STATION_PASSPHRASE). Nothing was changed.",
             ) from None
         return Vault(data_key)
 

@@ -147,7 +147,7 @@ async def test_key_list_follows_keys_coming_and_going(virtual_key, station_dir):
         await at_desk(pilot)
         await wait_until(pilot, lambda: shown_serials(app) == [str(SERIAL_A)], "the first key listed")
         row = app.screen.query_one("#key-table", DataTable).get_row_at(0)
-        assert row[1:4] == ["YubiKey 5 NFC", "5.4.3", first.reader]
+        assert row[1:5] == ["not issued", "YubiKey 5 NFC", "5.4.3", first.reader]
 
         second = virtual_key(serial=SERIAL_B, port=SECOND_PORT)
         await wait_until(pilot, lambda: sorted(shown_serials(app)) == sorted([str(SERIAL_A), str(SERIAL_B)]),
@@ -179,8 +179,9 @@ async def test_issue_form_programs_key_and_records_without_seed(virtual_key, sta
         assert str(SERIAL_A) in result.plain
         # The key list re-reads the key and shows its new credential.
         table = app.screen.query_one("#key-table", DataTable)
-        await wait_until(pilot, lambda: table.row_count == 1 and str(table.get_row_at(0)[4]) == "1",
-                         "the credential count to update")
+        # ... and who holds it now.
+        await wait_until(pilot, lambda: table.row_count == 1 and str(table.get_row_at(0)[5]) == "1"
+                         and str(table.get_row_at(0)[1]) == "alice", "the credential count and holder")
 
     issued = [e for e in ledger_entries(station_dir) if e.type == "token.issued"]
     assert len(issued) == 1
@@ -274,7 +275,7 @@ async def test_verify_accepts_code_once_and_rejects_wrong(virtual_key, ykman, st
         assert issued.outcome == "success", issued.plain
         # The kiosk re-reads the key after an issue; let it finish before ykman asks for the card.
         table = app.screen.query_one("#key-table", DataTable)
-        await wait_until(pilot, lambda: table.row_count == 1 and str(table.get_row_at(0)[4]) == "1",
+        await wait_until(pilot, lambda: table.row_count == 1 and str(table.get_row_at(0)[5]) == "1",
                          "the key list to re-read the key")
         await wait_until(pilot, lambda: not [w for w in app.screen.query_one("#keys").workers
                                              if w.group == "key-refresh" and w.is_running],

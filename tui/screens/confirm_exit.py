@@ -16,7 +16,12 @@ from textual.widgets import Button, Static
 class ConfirmExitScreen(ModalScreen[bool]):
     """Dismissed with True to leave, False to stay."""
 
-    BINDINGS = [Binding("escape", "stay", "Stay", show=False)]
+    BINDINGS = [
+        Binding("escape", "stay", "Stay", show=False),
+        # Arrow keys move between the two buttons, as people expect in a dialog.
+        Binding("left,up", "app.focus_previous", "Previous", show=False),
+        Binding("right,down", "app.focus_next", "Next", show=False),
+    ]
 
     def __init__(self, busy: bool = False) -> None:
         super().__init__(id="confirm-exit")
@@ -25,7 +30,7 @@ class ConfirmExitScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Static("Leave the kiosk?", classes="screen-title")
-            yield Static("The desk stays closed until someone runs 'station kiosk' again.")
+            yield Static("The desk stays closed until someone starts the kiosk again.")
             if self._busy:
                 yield Static("A key is being programmed. The kiosk closes when it has finished.",
                              classes="warning")

@@ -35,7 +35,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield KeyList(self._desk, self._watch, id="keys")
+        yield KeyList(self._desk, self._watch, station=self.station, id="keys")
         with TabbedContent(initial="issue-tab", id="desk-tabs"):
             with TabPane("Issue a token (F2)", id="issue-tab"):
                 yield IssueForm(self.station, self._desk, id="issue-form")

@@ -23,7 +23,7 @@ from station.issue import DEFAULT_ISSUER, IssueRequest, IssueResult, issue_totp,
 from ..desk import DeskThread
 from .result_panel import ResultPanel
 
-IDLE_TEXT = "Choose the key, type the owner and your custodian id, then press Issue token."
+IDLE_TEXT = "Choose the key, type the owner and your custodian id, then press Enter (or Issue token)."
 
 
 def readable_time(rfc3339: str) -> str:

@@ -19,7 +19,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
+from station.core import Station
 from station.devices import KeyInfo, KeyWatch, present_keys
+from station.devices import holders as holders_of
 from station.errors import DeviceError
 
 from ..desk import DeskThread
@@ -76,8 +78,13 @@ class KeyList(Vertical):
             super().__init__()
             self.error = error
 
-    def __init__(self, desk: DeskThread, watch: WatchControl, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self, desk: DeskThread, watch: WatchControl, *, station: Station | None = None,
+        id: str | None = None,  # noqa: A002
+    ) -> None:
         super().__init__(id=id)
+        self._station = station
+        self.holders: dict[int, str] = {}
         self._desk = desk
         self._control = watch
         self._stop = watch.stop
@@ -88,7 +95,7 @@ class KeyList(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("Keys at the desk", classes="section-title")
         table: DataTable = DataTable(id="key-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Serial", "Model", "Firmware", "Reader", "OATH credentials")
+        table.add_columns("Serial", "Issued to", "Model", "Firmware", "Reader", "OATH credentials")
         yield table
         yield Static("Looking for keys…", id="key-status")
 
@@ -150,12 +157,16 @@ class KeyList(Vertical):
                 await asyncio.sleep(CHANGE_RETRY_SECONDS)
             try:
                 keys = await self._desk.run(present_keys)
+                holders = await self._desk.run(holders_of, self._station) if self._station else {}
             except DeviceError as exc:
                 self._show_error(exc)
                 return
             except RuntimeError:
                 return  # the desk thread was shut down: the kiosk is closing
             self.post_message(self.Read(list(keys)))
+            if holders != self.holders:
+                self.holders = holders
+                self._shown_once = False  # force a redraw: the same keys, new holders
             if keys != self.keys or self.error is not None or not self._shown_once:
                 self.error = None
                 self._show_keys(keys)  # only on a difference: a rebuild moves the cursor
@@ -175,6 +186,7 @@ class KeyList(Vertical):
         for key in keys:
             table.add_row(
                 "—" if key.serial is None else str(key.serial),
+                self.holders.get(key.serial, "not issued") if key.serial is not None else "—",
                 key.model,
                 key.firmware,
                 key.reader,

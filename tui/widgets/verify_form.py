@@ -17,7 +17,7 @@ from station.verify import verify_totp
 from ..desk import DeskThread
 from .result_panel import ResultPanel
 
-IDLE_TEXT = "Type the owner and the code shown on their key, then press Verify."
+IDLE_TEXT = "Type the owner and the code shown on their key, then press Enter (or Verify)."
 
 
 class VerifyForm(Horizontal):
