@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from smartcard import scard
 from smartcard.Exceptions import CardConnectionException, NoCardException
 from smartcard.pcsc.PCSCExceptions import EstablishContextException, ListReadersException
 from smartcard.System import readers as pcsc_readers
@@ -21,7 +22,7 @@ from yubikit.management import CAPABILITY, ManagementSession
 from yubikit.oath import OathSession
 from yubikit.support import get_name, read_info
 
-from .errors import DriverError, KeyNotFoundError, KeyRemovedError, PcscUnavailableError
+from .errors import DriverError, KeyBusyError, KeyNotFoundError, KeyRemovedError, PcscUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,16 @@ def connect(reader_name: str) -> Iterator[tuple[ScardYubiKeyDevice, SmartCardCon
     device = ScardYubiKeyDevice(_reader(reader_name))
     try:
         connection = device.open_connection(SmartCardConnection)
-    except (NoCardException, CardConnectionException, ValueError) as exc:
+    except CardConnectionException as exc:
+        if _sharing_violation(exc):
+            raise KeyBusyError(
+                f"The key in reader {reader_name!r} is busy: another program is using it.",
+                "Wait a moment and try again; close other key tools (ykman, another kiosk).",
+            ) from exc
+        raise KeyRemovedError(
+            f"No key answers in reader {reader_name!r}.", "Insert the key and try again."
+        ) from exc
+    except (NoCardException, ValueError) as exc:
         raise KeyRemovedError(
             f"No key answers in reader {reader_name!r}.", "Insert the key and try again."
         ) from exc
@@ -98,6 +108,10 @@ def _close(reader_name: str, connection: SmartCardConnection) -> None:
                 pcsc.release()
         except Exception:  # noqa: BLE001
             log.debug("releasing the context for %s failed", reader_name, exc_info=True)
+
+
+def _sharing_violation(exc: CardConnectionException) -> bool:
+    return getattr(exc, "hresult", None) == scard.SCARD_E_SHARING_VIOLATION or "sharing" in str(exc).lower()
 
 
 def _probe_connected(
@@ -133,7 +147,10 @@ def _probe_connected(
 
 
 def probe(reader_name: str) -> KeyInfo | None:
-    """Talk to the card in a reader: its KeyInfo if it is a YubiKey, None if not or if empty."""
+    """Talk to the card in a reader: its KeyInfo if it is a YubiKey, None if not or if empty.
+
+    Raises KeyBusyError when a card is there but another program holds it.
+    """
     try:
         with connect(reader_name) as (device, connection):
             return _probe_connected(reader_name, device, connection)
@@ -143,23 +160,38 @@ def probe(reader_name: str) -> KeyInfo | None:
         return None  # pulled while we talked: it is simply not present any more
 
 
-def list_keys() -> list[KeyInfo]:
-    """Every YubiKey present on any reader, in reader order."""
-    keys = []
+def scan() -> tuple[list[KeyInfo], list[str]]:
+    """Every YubiKey present, in reader order, and the readers whose card is busy elsewhere."""
+    keys, busy = [], []
     for name in reader_names():
-        info = probe(name)
+        try:
+            info = probe(name)
+        except KeyBusyError:
+            busy.append(name)
+            continue
         if info is not None:
             keys.append(info)
-    return keys
+    return keys, busy
+
+
+def list_keys() -> list[KeyInfo]:
+    """Every YubiKey present on any reader that is not busy, in reader order."""
+    return scan()[0]
 
 
 def find_key(serial: int) -> KeyInfo:
-    """The present key with this serial, or KeyNotFoundError naming what is present."""
-    keys = list_keys()
+    """The present key with this serial, or an error naming what is present (and what is busy)."""
+    keys, busy = scan()
     for key in keys:
         if key.serial == serial:
             return key
     present = ", ".join(str(k.serial) for k in keys) or "none"
+    if busy:
+        raise KeyBusyError(
+            f"Key {serial} was not found; the key in {', '.join(busy)} is busy: another program is"
+            f" using it (present and free: {present}).",
+            "Wait for the other program to finish (or close it), then try again.",
+        )
     raise KeyNotFoundError(
         f"No YubiKey with serial {serial} is inserted (present: {present}).",
         "Check the serial printed on the key, insert it, and try again.",

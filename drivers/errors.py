@@ -23,6 +23,10 @@ class KeyRemovedError(DriverError):
     """The key went away before or during a command; an unfinished write did not happen."""
 
 
+class KeyBusyError(DriverError):
+    """A card sits in the reader but another program holds it exclusively."""
+
+
 class AppletMissingError(DriverError):
     """The key does not have (or has disabled) the application the command needs."""
 

@@ -68,6 +68,32 @@ def _read_only() -> LedgerReadOnlyError:
     )
 
 
+# Every column is read as bytes: a tampered row may hold text that is not UTF-8, which sqlite3
+# would refuse to hand over at all. as_row turns the text columns back into str for the checks.
+_SELECT = (
+    "SELECT seq, CAST(entry AS BLOB), CAST(hash AS BLOB), CAST(signature AS BLOB),"
+    " CAST(key_id AS BLOB), typeof(entry), typeof(signature) FROM ledger_entries"
+)
+
+
+def as_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """(seq, entry, hash, signature, key id) from a _SELECT row.
+
+    Entry and signature stay bytes only if they were stored as blobs: one stored as text comes back
+    as str, which the checks report.
+    """
+    seq, raw, recorded_hash, signature, kid, raw_type, signature_type = row
+
+    def text(value: object) -> object:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+    if raw_type != "blob":
+        raw = text(raw)
+    if signature_type != "blob":
+        signature = text(signature)
+    return seq, raw, text(recorded_hash), signature, text(kid)
+
+
 class Transaction:
     """One open ledger transaction, handed out by ``Ledger.atomic()``. Valid only inside the block."""
 
@@ -131,7 +157,7 @@ class Ledger:
         if signer is None and not path.is_file():
             raise LedgerError(f"no ledger at {path}", "check the path to the station's data")
         try:
-            db = sqlite_utils.Database(path)
+            db = sqlite_utils.Database(cls._connect(path, read_only=signer is None))
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open {path}: {exc}", "check the path and its permissions") from exc
         try:
@@ -146,11 +172,34 @@ class Ledger:
                 )
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise LedgerError(f"cannot open {path}: {exc}", "check that it is a database") from exc
+            if "locked" in str(exc):
+                raise LedgerError(
+                    f"{path} is busy: another station program is writing to it",
+                    "wait for the other kiosk or command to finish, then try again",
+                ) from exc
+            raise LedgerError(
+                f"cannot open {path}: {exc}", "check that it is the station's database file"
+            ) from exc
         except BaseException:
             db.close()
             raise
         return cls(db, path, signer)
+
+    @staticmethod
+    def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+        """A connection; an auditor's is read-only and works on a read-only copy too."""
+        if not read_only:
+            return sqlite3.connect(path)
+        uri = path.resolve().as_uri()
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            # A WAL database on read-only media cannot create its shared-memory file; a copy
+            # that cannot change may be read as immutable.
+            conn.close()
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
     @staticmethod
     def _prepare(db: sqlite_utils.Database, path: Path) -> None:
@@ -285,10 +334,10 @@ class Ledger:
             return
         while start <= end:
             rows = conn.execute(
-                "SELECT seq, entry, hash, signature, key_id FROM ledger_entries"
-                " WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
+                _SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
                 (start, end, _BATCH),
             ).fetchall()
+            rows = [as_row(r) for r in rows]
             if not rows:
                 return
             for row in rows:
@@ -298,9 +347,9 @@ class Ledger:
     def head(self) -> Entry | None:
         """The newest entry, or None if the ledger is empty."""
         row = self._db.conn.execute(
-            "SELECT seq, entry, hash, signature, key_id FROM ledger_entries ORDER BY seq DESC LIMIT 1"
+            _SELECT + " ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else self._to_entry(row)
+        return None if row is None else self._to_entry(as_row(row))
 
     def size(self) -> int:
         """Number of stored entries (the next seq, unless entries were deleted behind our back)."""
@@ -315,7 +364,5 @@ class Ledger:
         ``public_keys`` maps ``key_id(pk)`` to each public key the auditor trusts. A ledger whose
         newest entries were removed still verifies: see ``ledger.verify`` for why and what fixes it.
         """
-        rows = self._db.conn.execute(
-            "SELECT seq, entry, hash, signature, key_id FROM ledger_entries ORDER BY seq"
-        )
-        return verify_rows(rows, public_keys)
+        rows = self._db.conn.execute(_SELECT + " ORDER BY seq")
+        return verify_rows((as_row(r) for r in rows), public_keys)

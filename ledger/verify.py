@@ -93,6 +93,18 @@ def verify_rows(rows: Iterable[Row], public_keys: Mapping[str, Ed25519PublicKey]
     expected_seq, expected_prev = 0, GENESIS_PREV
     for row in rows:
         seq = row[0]
+        if isinstance(seq, int) and seq < expected_seq:
+            # Below the chain's range (e.g. renumbered to -5): name the entry by what it records.
+            try:
+                recorded = decode_entry(row[1])["seq"]  # type: ignore[arg-type]
+            except (EntryFormatError, TypeError):
+                recorded = seq
+            return VerifyReport(
+                ok=False,
+                checked=expected_seq,
+                first_bad_seq=recorded,
+                problem=f"entry {recorded} is stored under sequence number {seq} (entries were renumbered)",
+            )
         if seq != expected_seq:
             # ORDER BY seq on an INTEGER PRIMARY KEY: a higher seq means the expected one is gone.
             return VerifyReport(

@@ -167,6 +167,16 @@ def cmd_emulator_serve(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="station", description="Token Station: hardware token desk.")
     parser.add_argument(
@@ -212,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger = sub.add_parser("ledger", help="the signed log").add_subparsers(dest="noun_verb", required=True)
     verb("verify", cmd_ledger_verify, "re-check every hash, link and signature", ledger)
     p = verb("show", cmd_ledger_show, "list ledger events", ledger)
-    p.add_argument("--limit", type=int, default=0, help="only the last N events")
+    p.add_argument("--limit", type=_positive, default=0, help="only the last N events")
 
     verb("kiosk", cmd_kiosk, "start the kiosk (Textual terminal app)")
     verb("demo", cmd_demo, "the kiosk on a virtual YubiKey (starts pcscd and the key; data: ./demo-station)")
@@ -243,6 +253,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except KeyboardInterrupt:
         print("interrupted; nothing further was done", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc} ({exc.filename or 'system call'})", file=sys.stderr)
+        print("hint: check the path, its permissions and free space, then try again.", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - an operator never gets a traceback; STATION_DEBUG shows it
+        if os.environ.get("STATION_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("hint: this is a bug; nothing further was done. Run again with STATION_DEBUG=1 and "
+              "report the output.", file=sys.stderr)
         return 1
 
 

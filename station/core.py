@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import os
+import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +63,18 @@ class Station:
         except LedgerError as exc:
             raise StationError(exc.message, exc.hint) from exc
 
+    def secret(self, record_id: str) -> bytes:
+        """Open one vault record; a missing or altered record is a clear error, not a crash."""
+        if self.vault is None:
+            raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
+        row = self.ledger.db.execute("SELECT blob FROM vault_records WHERE id = ?", [record_id]).fetchone()
+        if row is None:
+            raise StationError(
+                f"The vault has no record {record_id}: it was deleted from the station database.",
+                "Restore station.db from backup and tell the auditor; the token must be re-issued.",
+            )
+        return self.vault.open(record_id, row[0])
+
     def append(self, event_type: str, body: dict, *, actor: str) -> Entry:
         with self.record() as tx:
             return tx.append(event_type, body, actor=actor, at=self.now())
@@ -98,16 +112,26 @@ def init_station(
 ) -> Station:
     """Create a data directory: signing key, vault, database, and the first ledger event."""
     site = site.strip()
-    if not site:
-        raise InputError("The site name is empty.", "Give the branch name, e.g. --site branch-07.")
-    if (data_dir / "station.json").exists():
-        raise StationError(
-            f"{data_dir} already holds a station.",
-            "Use that station, or choose an empty directory with --data.",
+    if not site or len(site) > 64 or any(unicodedata.category(c).startswith("C") for c in site):
+        raise InputError(
+            "The site name must be 1 to 64 printable characters.",
+            "Give the branch name, e.g. --site branch-07.",
         )
+    _check_admin(admin)
+    if (data_dir / "station.json").exists() or db_path(data_dir).exists():
+        raise StationError(
+            f"{data_dir} already holds a station (or the remains of one).",
+            "Use that station, or choose an empty directory with --data. Never delete a ledger.",
+        )
+    if data_dir.exists() and not data_dir.is_dir():
+        raise InputError(f"{data_dir} is a file, not a directory.", "Choose a directory with --data.")
     vault, header = Vault.create(passphrase)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+    except OSError as exc:
+        raise StationError(f"Cannot create {data_dir}: {exc.strerror}.",
+                           "Choose a writable directory with --data.") from exc
     signer = generate_key()
     sealed = vault.seal(SIGNING_KEY_RECORD, private_key_to_bytes(signer))
     config = StationConfig(
@@ -132,11 +156,40 @@ def init_station(
     return station
 
 
+def _check_admin(admin: str) -> None:
+    if not admin.strip() or any(unicodedata.category(c).startswith("C") for c in admin):
+        raise InputError("The admin id is empty or has control characters.",
+                         "Give your operator id with --admin.")
+
+
+def _check_ledger_present(data_dir: Path) -> None:
+    """Refuse a database that lost its ledger, before anything could create a new one in it.
+
+    A station's ledger always holds at least its genesis entry; an empty or replaced station.db
+    must not be quietly re-initialised, or the loss of the whole history would go unseen.
+    """
+    path = db_path(data_dir)
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            count = conn.execute("SELECT count(*) FROM ledger_entries").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        count = 0
+    if count == 0:
+        raise StationError(
+            f"{path} holds no ledger: it was emptied, replaced or damaged.",
+            "Do not use this station: restore station.db from backup and tell the auditor.",
+        )
+
+
 def open_station(data_dir: Path, passphrase: str, *, clock: Clock = system_clock) -> Station:
     """Open for work: unlock the vault, unseal the signing key, open the ledger for appends."""
     config = load_config(data_dir)
+    _check_ledger_present(data_dir)
     vault = Vault.unlock(config.vault, passphrase)
-    raw = vault.open(SIGNING_KEY_RECORD, base64.b64decode(config.sealed_signing_key))
+    raw = vault.open(SIGNING_KEY_RECORD, config.sealed_key_bytes())
     ledger = Ledger.open(db_path(data_dir), signer=private_key_from_bytes(raw))
     _prepare(ledger)
     return Station(data_dir, config, ledger, vault, clock)
@@ -145,5 +198,6 @@ def open_station(data_dir: Path, passphrase: str, *, clock: Clock = system_clock
 def open_readonly(data_dir: Path, *, clock: Clock = system_clock) -> Station:
     """Open without the passphrase: read and verify only, no appends, no secrets."""
     config = load_config(data_dir)
+    _check_ledger_present(data_dir)
     ledger = Ledger.open(db_path(data_dir), signer=None)
     return Station(data_dir, config, ledger, None, clock)

@@ -7,10 +7,15 @@ Layout (all files 0600, directory 0700):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from ledger.errors import LedgerError
+from ledger.keys import key_id, public_key_from_text
 
 from .errors import NotInitialisedError, StationError
 from .vault import VaultHeader
@@ -48,8 +53,36 @@ class StationConfig:
 
     @classmethod
     def from_json(cls, data: dict) -> StationConfig:
-        fields = {k: data[k] for k in ("site", "created_at", "key_id", "public_key", "sealed_signing_key")}
-        return cls(**fields, vault=VaultHeader.from_json(data["vault"]), version=data.get("version", 1))
+        """Parse and check every field's type; a wrong one raises ValueError naming it."""
+        texts = ("site", "created_at", "key_id", "public_key", "sealed_signing_key")
+        fields = {k: data[k] for k in texts}
+        for name, value in fields.items():
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be text")
+        vault = data["vault"]
+        if not isinstance(vault, dict):
+            raise ValueError("vault must be an object")
+        for name in ("salt", "nonce", "wrapped_key"):
+            if not isinstance(vault.get(name), str):
+                raise ValueError(f"vault.{name} must be text")
+        for name in ("n", "r", "p"):
+            if not isinstance(vault.get(name), int) or isinstance(vault.get(name), bool) or vault[name] < 1:
+                raise ValueError(f"vault.{name} must be a positive whole number")
+        config = cls(**fields, vault=VaultHeader.from_json(vault), version=data.get("version", 1))
+        if key_id(public_key_from_text(config.public_key)) != config.key_id:
+            raise ValueError("the public key does not match the key id")
+        config.sealed_key_bytes()
+        return config
+
+    def sealed_key_bytes(self) -> bytes:
+        """The sealed signing key as bytes (ValueError if it is not well-formed base64)."""
+        try:
+            raw = base64.b64decode(self.sealed_signing_key, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("sealed_signing_key is not base64") from exc
+        if len(raw) < 12 + 16:
+            raise ValueError("sealed_signing_key is too short")
+        return raw
 
 
 def config_path(data_dir: Path) -> Path:
@@ -75,7 +108,7 @@ def load_config(data_dir: Path) -> StationConfig:
         )
     try:
         return StationConfig.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, LedgerError) as exc:
         raise StationError(
             f"{path} is damaged: {exc}", "Restore the data directory from its backup."
         ) from exc

@@ -65,6 +65,9 @@ def validate(request: IssueRequest) -> IssueRequest:
     owner = _clean("owner", request.owner)
     custodian = _clean("custodian", request.custodian)
     issuer = _clean("issuer", request.issuer, allow_colon=False)
+    if not 0 < request.serial < 2**32:
+        raise InputError(f"{request.serial} is not a YubiKey serial number.",
+                         "Type the serial printed on the key (digits only).")
     if request.digits not in (6, 8):
         raise InputError(f"Digits must be 6 or 8, not {request.digits}.", "Use --digits 6 or --digits 8.")
     if request.period not in (30, 60):

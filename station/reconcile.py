@@ -38,12 +38,16 @@ def reconcile(station: Station, *, operator: str, serial: int | None = None) -> 
                 present = body["credential_id"].encode() in key.credential_ids()
                 written = False
                 if present:
-                    blob = station.ledger.db["vault_records"].get(body["vault_record"])["blob"]
-                    seed = station.vault.open(body["vault_record"], blob)
+                    seed = station.secret(body["vault_record"])
                     expected = _code_at(seed, body["algorithm"], body["digits"], now // body["period"])
                     written = key.calculate(body["credential_id"].encode(), now) == expected
         except DriverError:
-            continue  # key not here: leave the intent open
+            # The key is not here: the intent stays open, and the operator is told which key to bring.
+            settled.append(
+                f"key {intent['serial']}: a write interrupted at {intent['started_at']} is still open;"
+                " insert that key to settle it"
+            )
+            continue
         if written:
             station.append("token.issued", dict(body, reconciled=True), actor=operator)
             settled.append(f"key {intent['serial']}: write had completed; issuance recorded")

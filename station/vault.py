@@ -70,7 +70,7 @@ class Vault:
     @staticmethod
     def create(passphrase: str) -> tuple[Vault, VaultHeader]:
         """A new vault with a random data key wrapped under the passphrase."""
-        if len(passphrase) < MIN_PASSPHRASE:
+        if len(passphrase.strip()) < MIN_PASSPHRASE:
             raise InputError(
                 f"The vault passphrase must be at least {MIN_PASSPHRASE} characters.",
                 "Choose a longer passphrase and keep it in the station's sealed envelope.",
@@ -104,7 +104,7 @@ class Vault:
         """Decrypt a record; a blob from another record or a changed byte is refused."""
         try:
             return self._aead.decrypt(blob[:12], blob[12:], record_id.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError, TypeError):
             raise WrongPassphraseError(
                 f"Vault record {record_id} does not decrypt: it was altered or moved.",
                 "Restore the station database from backup and report it to the auditor.",

@@ -72,8 +72,7 @@ def verify_totp(station: Station, owner: str, code: str, *, operator: str) -> Ve
     for row in rows:
         if len(code) != row["digits"]:
             continue
-        blob = station.ledger.db["vault_records"].get(row["vault_record"])["blob"]
-        seed = station.vault.open(row["vault_record"], blob)
+        seed = station.secret(row["vault_record"])
         current = now // row["period"]
         for drift in sorted(range(-WINDOW, WINDOW + 1), key=abs):  # nearest step first
             step = current + drift

@@ -162,7 +162,8 @@ def test_key_removed_before_and_during_the_write(tmp_path, data, virtual_key, yk
     key.wait_removed()
     shown = json.loads(run(data, "ledger", "show", "--json").stdout)
     assert shown[-1]["type"] == "token.issue.started"  # the outcome is unknown until the key is back
-    assert run(data, "reconcile").stdout.strip() == "Nothing to reconcile."  # key absent: stays open
+    waiting = run(data, "reconcile").stdout  # key absent: the intent stays open, and says so
+    assert f"key {SERIAL}: a write interrupted at" in waiting and "insert that key" in waiting
 
     key = virtual_key(SERIAL, state=key.state_path)  # re-inserted: the station asks the key
     assert ykman(key.reader, "oath", "accounts", "list").stdout == ""
@@ -212,3 +213,24 @@ def test_reconcile_records_a_write_that_completed_before_a_crash(data, virtual_k
     assert "write had completed; issuance recorded" in settled.stdout, settled.stdout + settled.stderr
     code = ykman_code(ykman, key.reader, "Token Station:erin")
     assert run(data, "verify", "--owner", "erin", "--code", code).returncode == 0
+
+
+def test_a_key_held_by_another_program_is_reported_busy(data, virtual_key):
+    from smartcard.CardConnection import CardConnection
+    from smartcard.scard import SCARD_SHARE_EXCLUSIVE
+    from smartcard.System import readers
+
+    key = virtual_key(SERIAL)
+    reader = next(r for r in readers() if str(r) == key.reader)
+    held = reader.createConnection()
+    held.connect(CardConnection.T1_protocol, mode=SCARD_SHARE_EXCLUSIVE)  # another program holds it
+    try:
+        before = ledger_rows(data)
+        result = run(data, "issue", "--serial", str(SERIAL), "--owner", "alice", "--custodian", "carol")
+        assert result.returncode == 1 and "busy: another program is using it" in result.stderr
+        assert ledger_rows(data) == before
+    finally:
+        held.disconnect()
+        held.release()
+    assert run(data, "issue", "--serial", str(SERIAL), "--owner", "alice", "--custodian", "carol"
+               ).returncode == 0

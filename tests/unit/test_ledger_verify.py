@@ -203,3 +203,32 @@ def test_appending_after_tamper_still_leaves_the_damage_visible(path, signer):
     with Ledger.open(path, signer) as ledger:
         ledger.append("token.issued", {"serial": 1}, actor="op-1", at=T0)
     assert_caught(verify(path, signer), 4, f"entry 4: signature does not verify with key {key_id(signer)}")
+
+
+def _report(path, signer):
+    with Ledger.open(path) as ledger:
+        return ledger.verify({key_id(signer): signer.public_key()})
+
+
+def test_signature_turned_into_text_that_is_not_utf8_is_named(path, signer):
+    # X'00' || substr(...) yields TEXT holding invalid UTF-8, which sqlite3 cannot even hand over.
+    tamper(path, ("UPDATE ledger_entries SET signature = X'00' || substr(signature, 2) WHERE seq = 3",))
+    report = _report(path, signer)
+    assert not report.ok and report.first_bad_seq == 3
+    with Ledger.open(path) as ledger:
+        assert len(list(ledger.entries(start=4))) == 1  # reading past the damage still works
+
+
+def test_entry_renumbered_out_of_range_is_named_by_what_it_records(path, signer):
+    tamper(path, ("UPDATE ledger_entries SET seq = -5 WHERE seq = 4",))
+    report = _report(path, signer)
+    assert not report.ok and report.first_bad_seq == 4
+    assert "entry 4 is stored under sequence number -5" in report.problem
+
+
+def test_auditor_open_never_writes_the_file(path, signer):
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    assert _report(path, signer).ok
+    with Ledger.open(path) as ledger:
+        list(ledger.entries())
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before

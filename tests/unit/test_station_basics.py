@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -10,7 +11,14 @@ import pytest
 
 from station.clock import fixed_clock
 from station.core import init_station, open_readonly, open_station
-from station.errors import InputError, NotInitialisedError, VerificationFailed, WrongPassphraseError
+from station.errors import (
+    InputError,
+    NotInitialisedError,
+    StationError,
+    VerificationFailed,
+    WrongPassphraseError,
+)
+from station.issue import IssueRequest, validate
 from station.projection import rebuild, snapshot
 from station.vault import Vault
 from station.verify import normalise_code, verify_totp
@@ -140,3 +148,63 @@ def test_auditor_verifies_without_the_passphrase_and_sees_tampering(station):
     auditor = open_readonly(station.data_dir)
     report = auditor.ledger.verify(auditor.public_keys())
     assert not report.ok and report.first_bad_seq == 2
+
+
+def test_an_emptied_database_is_refused_not_reinitialised(station):
+    station.close()
+    (station.data_dir / "station.db").write_bytes(b"")
+    for opener in (lambda: open_station(station.data_dir, PASS), lambda: open_readonly(station.data_dir)):
+        with pytest.raises(StationError, match="holds no ledger"):
+            opener()
+    assert (station.data_dir / "station.db").read_bytes() == b""  # nothing was created in it
+
+
+def test_init_refuses_the_remains_of_a_station(station):
+    station.close()
+    (station.data_dir / "station.json").unlink()
+    with pytest.raises(StationError, match="remains of one"):
+        init_station(station.data_dir, "branch-07", PASS)
+
+
+@pytest.mark.parametrize("field,value,says", [
+    ("public_key", 12, "public_key must be text"),
+    ("sealed_signing_key", "!!!", "not base64"),
+    ("key_id", "0000000000000000", "does not match the key id"),
+])
+def test_a_damaged_config_is_named(station, field, value, says):
+    station.close()
+    path = station.data_dir / "station.json"
+    config = json.loads(path.read_text())
+    config[field] = value
+    path.write_text(json.dumps(config))
+    with pytest.raises(StationError, match=says):
+        open_readonly(station.data_dir)
+
+
+def test_a_deleted_or_altered_vault_record_is_a_clear_error(station):
+    _issue_without_device(station, "alice", b"\x04" * 20)
+    db = station.ledger.db
+    db.execute("UPDATE vault_records SET blob = X'00' WHERE id LIKE 'totp/%'")
+    db.conn.commit()
+    with pytest.raises(WrongPassphraseError, match="altered or moved"):
+        verify_totp(station, "alice", "123456", operator="dave")
+    db.execute("DELETE FROM vault_records WHERE id LIKE 'totp/%'")
+    db.conn.commit()
+    with pytest.raises(StationError, match="has no record"):
+        verify_totp(station, "alice", "123456", operator="dave")
+
+
+@pytest.mark.parametrize("serial", [0, -5, 2**32, 10**30])
+def test_serial_out_of_range_is_bad_input(serial):
+    with pytest.raises(InputError, match="not a YubiKey serial"):
+        validate(IssueRequest(serial, "alice", "carol"))
+
+
+@pytest.mark.parametrize("site,passphrase,admin", [
+    ("br\x1b[31mred", PASS, "admin"), ("x" * 65, PASS, "admin"), ("   ", PASS, "admin"),
+    ("branch-07", " " * 12, "admin"), ("branch-07", PASS, ""),
+])
+def test_init_refuses_bad_site_passphrase_or_admin(tmp_path, site, passphrase, admin):
+    with pytest.raises(InputError):
+        init_station(tmp_path / "new", site, passphrase, admin=admin)
+    assert not (tmp_path / "new" / "station.db").exists()

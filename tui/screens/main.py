@@ -76,9 +76,10 @@ class MainScreen(Screen[None]):
         """A key pulled mid-write is back: ask it what was written and record that (design.md)."""
         try:
             pending = await self._desk.run(open_intents, self.station)
-            if not any(intent["serial"] in present for intent in pending):
-                return
-            lines = await self._desk.run(reconcile, self.station, operator=self._operator)
+            lines = []
+            for serial in sorted({i["serial"] for i in pending} & present):
+                lines += await self._desk.run(reconcile, self.station, operator=self._operator,
+                                              serial=serial)
         except StationError as exc:
             self.notify(f"{exc.message} {exc.hint}", severity="error", timeout=15)
             return
