@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from drivers.discovery import KeyInfo, list_keys
+from drivers.discovery import KeyInfo, list_keys, scan
 from drivers.errors import DriverError
 
 from .core import Station
@@ -15,6 +15,14 @@ def present_keys() -> list[KeyInfo]:
     """Every YubiKey on any reader, or a DeviceError when pcscd is unreachable."""
     try:
         return list_keys()
+    except DriverError as exc:
+        raise DeviceError(exc.message, exc.hint) from exc
+
+
+def scan_desk() -> tuple[list[KeyInfo], list[str]]:
+    """The keys present, and the readers whose key another program holds right now."""
+    try:
+        return scan()
     except DriverError as exc:
         raise DeviceError(exc.message, exc.hint) from exc
 

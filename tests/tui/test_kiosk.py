@@ -339,3 +339,28 @@ async def test_key_pulled_mid_write_is_settled_when_it_comes_back(station_dir, v
         )
         settled = ledger_entries(station_dir)[-1]
         assert settled.body["reason"] == "interrupted" and settled.actor == "olga"
+
+
+async def test_a_key_held_by_another_program_is_shown_busy(station_dir, virtual_key):
+    from smartcard.CardConnection import CardConnection
+    from smartcard.scard import SCARD_SHARE_EXCLUSIVE
+    from smartcard.System import readers
+
+    key = virtual_key(SERIAL_A)
+    app = KioskApp(station_dir, passphrase=PASSPHRASE)
+    async with app.run_test(size=SIZE) as pilot:
+        await at_desk(pilot)
+        await wait_until(pilot, lambda: shown_serials(app) == [str(SERIAL_A)], "the key listed")
+        held = next(r for r in readers() if str(r) == key.reader).createConnection()
+        held.connect(CardConnection.T1_protocol, mode=SCARD_SHARE_EXCLUSIVE)
+        try:
+            await pilot.press("f5")
+            status = app.screen.query_one("#key-status")
+            await wait_until(pilot, lambda: "Busy: the key in Virtual PCD 00 00" in str(status.render()),
+                             "the busy line")
+        finally:
+            held.disconnect()
+            held.release()
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: "Busy" not in str(status.render())
+                         and shown_serials(app) == [str(SERIAL_A)], "the key back, not busy")

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from station.core import Station
-from station.devices import KeyInfo, KeyWatch, present_keys
+from station.devices import KeyInfo, KeyWatch, scan_desk
 from station.devices import holders as holders_of
 from station.errors import DeviceError
 
@@ -85,6 +85,7 @@ class KeyList(Vertical):
         super().__init__(id=id)
         self._station = station
         self.holders: dict[int, str] = {}
+        self.busy: list[str] = []
         self._desk = desk
         self._control = watch
         self._stop = watch.stop
@@ -156,7 +157,7 @@ class KeyList(Vertical):
             if attempt:
                 await asyncio.sleep(CHANGE_RETRY_SECONDS)
             try:
-                keys = await self._desk.run(present_keys)
+                keys, busy = await self._desk.run(scan_desk)
                 holders = await self._desk.run(holders_of, self._station) if self._station else {}
             except DeviceError as exc:
                 self._show_error(exc)
@@ -164,6 +165,9 @@ class KeyList(Vertical):
             except RuntimeError:
                 return  # the desk thread was shut down: the kiosk is closing
             self.post_message(self.Read(list(keys)))
+            if busy != self.busy:
+                self.busy = busy
+                self._shown_once = False  # force a redraw: the busy line changed
             if holders != self.holders:
                 self.holders = holders
                 self._shown_once = False  # force a redraw: the same keys, new holders
@@ -196,11 +200,15 @@ class KeyList(Vertical):
         status = self.query_one("#key-status", Static)
         status.set_class(False, "-error")
         if not keys:
-            status.update("No key inserted. Insert a YubiKey; it appears here by itself (F5 looks again).")
+            text = "No key inserted. Insert a YubiKey; it appears here by itself (F5 looks again)."
         elif len(keys) == 1:
-            status.update("1 key present.")
+            text = "1 key present."
         else:
-            status.update(f"{len(keys)} keys present.")
+            text = f"{len(keys)} keys present."
+        if self.busy:
+            # A key another program holds cannot be read; say so rather than leave it out silently.
+            text += f"\nBusy: the key in {', '.join(self.busy)} is used by another program (F5 looks again)."
+        status.update(text)
         self.post_message(self.Changed(list(keys)))
 
     @on(DataTable.RowSelected, "#key-table")
