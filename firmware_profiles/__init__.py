@@ -35,6 +35,32 @@ FORM_FACTORS = {
 }
 
 
+# Bits of the form-factor byte above the form factor itself, as yubikit's DeviceInfo reads them.
+FORM_FACTOR_FIPS_BIT = 0x80
+FORM_FACTOR_SKY_BIT = 0x40
+
+OTP_FEATURES = frozenset({"YUBICO_OTP", "OATH_HOTP", "STATIC_PASSWORD", "CHALRESP_HMAC", "CHALRESP_YUBICO"})
+PIV_TOUCH_POLICIES = frozenset({"DEFAULT", "NEVER", "ALWAYS", "CACHED"})
+
+# Keys each table may hold; anything else is a typo and refused.
+MODEL_KEYS = {
+    "id": str, "name": str, "form_factor": str, "nfc": bool,
+    "sky": bool, "fips": bool, "serial_visible": bool, "firmware": list,
+}
+MODEL_OPTIONAL = {"sky": False, "fips": False, "serial_visible": True}
+FIRMWARE_KEYS = {
+    "version": str, "usb_capabilities": list, "nfc_capabilities": list,
+    "oath_capacity": int, "oath_name_max": int, "oath_sha512": bool, "oath_rename": bool,
+    "oath_touch": bool, "otp_slots": int, "otp_features": list,
+    "fido2_resident_keys": int, "piv_key_slots": int, "piv_touch_policies": list,
+}
+# Keys a firmware entry may leave out (older files, and models without the application).
+FIRMWARE_OPTIONAL = {
+    "nfc_capabilities": [], "oath_touch": False, "otp_slots": 0, "otp_features": [],
+    "fido2_resident_keys": 0, "piv_key_slots": 0, "piv_touch_policies": [],
+}
+
+
 class ProfileError(ValueError):
     """A firmware profile file is malformed, or no profile matches what was asked."""
 
@@ -54,6 +80,15 @@ class FirmwareProfile:
     oath_name_max: int
     oath_sha512: bool
     oath_rename: bool
+    sky: bool = False
+    fips: bool = False
+    serial_visible: bool = True
+    oath_touch: bool = False
+    otp_slots: int = 0
+    otp_features: frozenset[str] = frozenset()
+    fido2_resident_keys: int = 0
+    piv_key_slots: int = 0
+    piv_touch_policies: frozenset[str] = frozenset()
 
     @property
     def version_text(self) -> str:
@@ -70,6 +105,32 @@ class FirmwareProfile:
     @property
     def form_factor_code(self) -> int:
         return FORM_FACTORS[self.form_factor]
+
+    @property
+    def form_factor_byte(self) -> int:
+        """The Management applet's form-factor byte: the code plus the FIPS and Security Key bits."""
+        return (
+            self.form_factor_code
+            | (FORM_FACTOR_FIPS_BIT if self.fips else 0)
+            | (FORM_FACTOR_SKY_BIT if self.sky else 0)
+        )
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Every application the key has on any transport."""
+        return self.usb_capabilities | self.nfc_capabilities
+
+    @property
+    def has_oath(self) -> bool:
+        return "OATH" in self.capabilities
+
+    def supports_oath_algorithm(self, algorithm: str) -> bool:
+        """Whether the OATH applet takes this hash (SHA1, SHA256, SHA512)."""
+        if not self.has_oath:
+            return False
+        if algorithm.upper() == "SHA512":
+            return self.oath_sha512
+        return algorithm.upper() in ("SHA1", "SHA256")
 
 
 def _bits(names: frozenset[str]) -> int:
@@ -90,21 +151,85 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def _require(table: dict, key: str, kind: type, where: str) -> object:
-    if key not in table:
-        raise ProfileError(f"{where}: missing key {key!r}")
-    value = table[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ProfileError(f"{where}: {key!r} must be {kind.__name__}, not {value!r}")
-    return value
-
-
-def _capabilities(table: dict, key: str, where: str) -> frozenset[str]:
-    names = _require(table, key, list, where)
-    unknown = [n for n in names if n not in CAPABILITY_BITS]
+def _check_keys(table: object, allowed: dict[str, type], optional: dict, where: str) -> dict:
+    """The table with defaults filled in; unknown keys, missing keys and wrong types are errors."""
+    if not isinstance(table, dict):
+        raise ProfileError(f"{where}: expected a table, not {table!r}")
+    unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise ProfileError(f"{where}: unknown capabilities {unknown} in {key!r}")
-    return frozenset(names)
+        raise ProfileError(f"{where}: unknown keys {unknown} (allowed: {', '.join(sorted(allowed))})")
+    out = dict(table)
+    for key, kind in allowed.items():
+        if key not in out:
+            if key not in optional:
+                raise ProfileError(f"{where}: missing key {key!r}")
+            out[key] = optional[key]
+            continue
+        value = out[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ProfileError(f"{where}: {key!r} must be {kind.__name__}, not {value!r}")
+    return out
+
+
+def _names(values: list, known: frozenset[str] | dict, key: str, where: str) -> frozenset[str]:
+    if not all(isinstance(v, str) for v in values):
+        raise ProfileError(f"{where}: {key!r} must be a list of strings, not {values!r}")
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ProfileError(f"{where}: unknown values {unknown} in {key!r}")
+    if len(set(values)) != len(values):
+        raise ProfileError(f"{where}: duplicate values in {key!r}")
+    return frozenset(values)
+
+
+def _firmware(model: dict, fw: dict, at: str) -> FirmwareProfile:
+    try:
+        version = parse_version(fw["version"])
+    except ProfileError as exc:
+        raise ProfileError(f"{at}: {exc}") from exc
+    usb = _names(fw["usb_capabilities"], CAPABILITY_BITS, "usb_capabilities", at)
+    nfc_caps = _names(fw["nfc_capabilities"], CAPABILITY_BITS, "nfc_capabilities", at)
+    if model["nfc"] and not nfc_caps:
+        raise ProfileError(f"{at}: an NFC model needs 'nfc_capabilities'")
+    if not model["nfc"] and nfc_caps:
+        raise ProfileError(f"{at}: 'nfc_capabilities' given for a model without NFC")
+    oath = "OATH" in usb | nfc_caps
+    capacity, name_max = fw["oath_capacity"], fw["oath_name_max"]
+    if oath and (capacity < 1 or not 1 <= name_max <= 255):
+        raise ProfileError(f"{at}: oath_capacity or oath_name_max out of range")
+    if not oath and (capacity != 0 or fw["oath_sha512"] or fw["oath_rename"] or fw["oath_touch"]):
+        raise ProfileError(f"{at}: OATH settings given for a key without the OATH application")
+    otp_features = _names(fw["otp_features"], OTP_FEATURES, "otp_features", at)
+    has_otp = "OTP" in usb | nfc_caps
+    if has_otp != (fw["otp_slots"] == 2) or (not has_otp and otp_features):
+        raise ProfileError(f"{at}: otp_slots must be 2 with the OTP application and 0 (no features) without")
+    if ("FIDO2" in usb | nfc_caps) != (fw["fido2_resident_keys"] > 0):
+        raise ProfileError(f"{at}: fido2_resident_keys must be > 0 exactly when FIDO2 is there")
+    touch = _names(fw["piv_touch_policies"], PIV_TOUCH_POLICIES, "piv_touch_policies", at)
+    if ("PIV" in usb | nfc_caps) != (fw["piv_key_slots"] > 0) or (fw["piv_key_slots"] == 0 and touch):
+        raise ProfileError(f"{at}: piv_key_slots must be > 0 exactly when PIV is there")
+    return FirmwareProfile(
+        model_id=model["id"],
+        model_name=model["name"],
+        form_factor=model["form_factor"],
+        nfc=model["nfc"],
+        version=version,
+        usb_capabilities=usb,
+        nfc_capabilities=nfc_caps,
+        oath_capacity=capacity,
+        oath_name_max=name_max,
+        oath_sha512=fw["oath_sha512"],
+        oath_rename=fw["oath_rename"],
+        sky=model["sky"],
+        fips=model["fips"],
+        serial_visible=model["serial_visible"],
+        oath_touch=fw["oath_touch"],
+        otp_slots=fw["otp_slots"],
+        otp_features=otp_features,
+        fido2_resident_keys=fw["fido2_resident_keys"],
+        piv_key_slots=fw["piv_key_slots"],
+        piv_touch_policies=touch,
+    )
 
 
 def load_file(path: Path) -> list[FirmwareProfile]:
@@ -114,48 +239,43 @@ def load_file(path: Path) -> list[FirmwareProfile]:
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path.name}: not valid TOML: {exc}") from exc
     where = path.name
-    model_id = _require(data, "id", str, where)
-    name = _require(data, "name", str, where)
-    form_factor = _require(data, "form_factor", str, where)
-    if form_factor not in FORM_FACTORS:
-        raise ProfileError(f"{where}: unknown form_factor {form_factor!r}")
-    nfc = _require(data, "nfc", bool, where)
-    entries = _require(data, "firmware", list, where)
-    if not entries:
+    model = _check_keys(data, MODEL_KEYS, MODEL_OPTIONAL, where)
+    if model["form_factor"] not in FORM_FACTORS:
+        raise ProfileError(f"{where}: unknown form_factor {model['form_factor']!r}")
+    if model["sky"] and model["fips"]:
+        raise ProfileError(f"{where}: a model is not both a Security Key and FIPS")
+    if not model["firmware"]:
         raise ProfileError(f"{where}: no [[firmware]] entries")
     profiles = []
-    for i, fw in enumerate(entries):
+    for i, entry in enumerate(model["firmware"]):
         at = f"{where} firmware #{i + 1}"
-        version = parse_version(_require(fw, "version", str, at))
-        capacity = _require(fw, "oath_capacity", int, at)
-        name_max = _require(fw, "oath_name_max", int, at)
-        if capacity < 0 or not 1 <= name_max <= 255:
-            raise ProfileError(f"{at}: oath_capacity or oath_name_max out of range")
-        profiles.append(
-            FirmwareProfile(
-                model_id=model_id,
-                model_name=name,
-                form_factor=form_factor,
-                nfc=nfc,
-                version=version,
-                usb_capabilities=_capabilities(fw, "usb_capabilities", at),
-                nfc_capabilities=_capabilities(fw, "nfc_capabilities", at) if nfc else frozenset(),
-                oath_capacity=capacity,
-                oath_name_max=name_max,
-                oath_sha512=_require(fw, "oath_sha512", bool, at),
-                oath_rename=_require(fw, "oath_rename", bool, at),
-            )
-        )
+        fw = _check_keys(entry, FIRMWARE_KEYS, FIRMWARE_OPTIONAL, at)
+        profiles.append(_firmware(model, fw, at))
+    versions = [p.version for p in profiles]
+    if len(set(versions)) != len(versions):
+        raise ProfileError(f"{where}: a firmware version is listed twice")
     return profiles
 
 
 @cache
 def load_all(directory: Path = PROFILE_DIR) -> tuple[FirmwareProfile, ...]:
-    """Every profile in the directory, validated."""
+    """Every profile in the directory, validated; model ids and names are unique across files."""
     profiles: list[FirmwareProfile] = []
+    seen: dict[str, str] = {}
     for path in sorted(directory.glob("*.toml")):
-        profiles.extend(load_file(path))
+        loaded = load_file(path)
+        model = loaded[0]
+        for key in (model.model_id, model.model_name):
+            if key in seen:
+                raise ProfileError(f"{path.name}: model {key!r} is also in {seen[key]}")
+            seen[key] = path.name
+        profiles.extend(loaded)
     return tuple(profiles)
+
+
+def model_ids() -> list[str]:
+    """Every model id, sorted (for --model choices and tests)."""
+    return sorted({p.model_id for p in load_all()})
 
 
 def find(model_id: str, version: tuple[int, int, int] | str) -> FirmwareProfile:
@@ -177,6 +297,13 @@ def find(model_id: str, version: tuple[int, int, int] | str) -> FirmwareProfile:
             f"{model_id} has no profile for firmware {'.'.join(map(str, version))}; listed: {listed}"
         )
     best = max(older, key=lambda p: p.version)
+    if best.version[0] != version[0]:
+        # Features grow within a firmware line, not across lines: a YubiKey 4 on "5.4.3" is no such key.
+        listed = ", ".join(p.version_text for p in candidates)
+        raise ProfileError(
+            f"{model_id} has no firmware {'.'.join(map(str, version))} (major version differs);"
+            f" listed: {listed}"
+        )
     if best.version != version:
         # Same feature set as the nearest older listed version, but report the version asked for.
         best = FirmwareProfile(**{**best.__dict__, "version": version})

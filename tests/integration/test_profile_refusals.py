@@ -1,0 +1,87 @@
+"""Refusals that come from firmware profiles, and model names, over pcscd with the station CLI.
+
+A Security Key has no OATH application and a YubiKey 4 on 4.2 has no SHA-512: the station refuses
+both before writing anything, so the ledger is exactly as it was. `station devices --json` names each
+model as yubikit names the real key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pcsc_harness import VPCD_BASE_PORT
+
+PASS = "correct horse battery"
+STATION = Path(sys.executable).parent / "station"
+SERIAL = 31337101
+
+
+def run(data: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("STATION_PASSPHRASE", "STATION_DATA")}
+    env["STATION_PASSPHRASE"] = PASS
+    return subprocess.run([str(STATION), "--data", str(data), *args], capture_output=True, text=True,
+                          env=env, timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def data(tmp_path):
+    data = tmp_path / "station"
+    result = run(data, "init", "--site", "branch-07")
+    assert result.returncode == 0, result.stderr
+    return data
+
+
+def ledger_rows(data: Path) -> list[tuple]:
+    with sqlite3.connect(data / "station.db") as db:
+        return db.execute("SELECT seq, entry FROM ledger_entries ORDER BY seq").fetchall()
+
+
+def test_security_key_refused_ledger_unchanged(data, virtual_key, ykman):
+    key = virtual_key(SERIAL, extra_args=["--model", "security-key-nfc-ee"])
+    before = ledger_rows(data)
+    result = run(data, "issue", "--serial", str(SERIAL), "--owner", "alice", "--custodian", "carol")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        f"Key {SERIAL} (Security Key NFC - Enterprise Edition) has no OATH application: "
+        "it cannot hold a TOTP credential." in result.stderr
+    )
+    assert "YubiKey 5" in result.stderr  # the hint says what to do instead
+    assert ledger_rows(data) == before
+    # ykman agrees the key has no OATH application.
+    info = ykman(key.reader, "info")
+    assert info.returncode == 0, info.stderr
+    assert "Security Key NFC" in info.stdout
+    assert ykman(key.reader, "oath", "accounts", "list").returncode != 0
+
+
+def test_sha512_refused_on_firmware_without_it(data, virtual_key, tmp_path):
+    virtual_key(SERIAL, firmware="4.2.6", extra_args=["--model", "yubikey-4"])
+    before = ledger_rows(data)
+    result = run(data, "issue", "--serial", str(SERIAL), "--owner", "alice", "--custodian", "carol",
+                 "--algorithm", "SHA512")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"Key {SERIAL} (YubiKey 4, firmware 4.2.6) cannot hold a SHA512 credential." in result.stderr
+    assert ledger_rows(data) == before
+    # Nor the key: its state file (the fixture keeps it under tmp_path) holds no credential. A YubiKey 4
+    # has no NFC, so over this vpcd (an NFC-looking reader) its OATH applet is not reachable by ykman.
+    state = json.loads((tmp_path / f"key-{SERIAL}.json").read_text(encoding="utf-8"))
+    assert state["oath"]["credentials"] == []
+
+
+def test_devices_json_names_models(data, virtual_key):
+    virtual_key(SERIAL, extra_args=["--model", "yubikey-5-nfc-fips"])
+    virtual_key(SERIAL + 1, firmware="5.7.1", port=VPCD_BASE_PORT + 1,
+                extra_args=["--model", "security-key-nfc-ee"])
+    shown = run(data, "devices", "--json")
+    assert shown.returncode == 0, shown.stderr
+    models = {k["serial"]: (k["model"], k["firmware"]) for k in json.loads(shown.stdout)}
+    assert models == {
+        SERIAL: ("YubiKey 5 NFC FIPS", "5.4.3"),
+        SERIAL + 1: ("Security Key NFC - Enterprise Edition", "5.7.1"),
+    }
