@@ -23,7 +23,9 @@ from .apdu import (
 )
 from .management import ManagementApplet
 from .oath import OathApplet
+from .otp import OtpApplet
 from .state import KeyState, StateFile
+from .touch import TouchSensor
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +67,6 @@ class Applet(Protocol):
     def process(self, cmd: CommandApdu) -> bytes: ...
 
 
-class OtpApplet:
-    """Only SELECT of the Yubico OTP applet: it answers with the OTP status, as a YubiKey 5 does.
-
-    Slot programming is not emulated; the status says neither slot is configured.
-    """
-
-    aid = bytes.fromhex("a0000005272001")
-    send_remaining_ins = 0xC0
-
-    def __init__(self, profile: FirmwareProfile) -> None:
-        self._profile = profile
-
-    def select(self) -> bytes:
-        # version (3 bytes), programming sequence, touch level (2 bytes, little endian)
-        return bytes(self._profile.version) + b"\x00" + b"\x00\x00"
-
-    def process(self, cmd: CommandApdu) -> bytes:
-        raise ApduError(Sw.INVALID_INSTRUCTION, f"OTP INS {cmd.ins:02X} not supported")
-
-
 class VirtualYubiKey:
     """A YubiKey answering APDUs, holding its state in a KeyState (and a file, if given)."""
 
@@ -95,6 +77,7 @@ class VirtualYubiKey:
         transport: str = "nfc",
         store: StateFile | None = None,
         pull_on_ins: Iterable[int] = (),
+        touch: TouchSensor | None = None,
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {TRANSPORTS}, not {transport!r}")
@@ -104,13 +87,22 @@ class VirtualYubiKey:
         self._store = store
         self.pull_on_ins: set[int] = set(pull_on_ins)
         self.removed = False
+        # The touch sensor (policy auto/never/wait, see touch.py); press it with touch().
+        self.touch_sensor = touch if touch is not None else TouchSensor()
+        self.otp: OtpApplet | None = None  # only on models with the OTP application
         applets: list[Applet] = [
-            ManagementApplet(state, profile),
-            OathApplet(state, profile, self._commit),
+            # The Management applet also decides which applets answer SELECT (enabled applications).
+            ManagementApplet(state, profile, self._commit, transport),
+            OathApplet(state, profile, self._commit, self.touch_sensor),
         ]
+        if not profile.has_oath:  # a Security Key has no OATH applet: SELECT answers 6A82, as the real key
+            applets = [a for a in applets if not isinstance(a, OathApplet)]
         if "OTP" in profile.usb_capabilities:
-            applets.append(OtpApplet(profile))
+            # The touch sensor decides challenge-responses that require a touch (CHAL_BTN_TRIG).
+            self.otp = OtpApplet(state, profile, self._commit, self.touch_sensor.request)
+            applets.append(self.otp)
         self._applets = {a.aid: a for a in applets}
+        self.management: ManagementApplet = self._applets[ManagementApplet.aid]  # type: ignore[assignment]
         self._selected: Applet | None = None
         self._pending = b""  # response data left for SEND REMAINING
         self._chain: tuple[tuple[int, int, int], bytes] | None = None  # command being chained
@@ -124,6 +116,7 @@ class VirtualYubiKey:
         state_path: Path | None = None,
         transport: str = "nfc",
         pull_on_ins: Iterable[int] = (),
+        touch: TouchSensor | None = None,
     ) -> VirtualYubiKey:
         """A key from its profile; with state_path, loaded from (or created in) that file."""
         profile = firmware_profiles.find(model, firmware)
@@ -132,7 +125,7 @@ class VirtualYubiKey:
             state = store.load_or_create(serial, model, profile.version_text)
         else:
             state = KeyState(serial=serial, model=model, firmware=profile.version_text)
-        return cls(state, profile, transport, store, pull_on_ins)
+        return cls(state, profile, transport, store, pull_on_ins, touch)
 
     @property
     def serial(self) -> int:
@@ -145,6 +138,7 @@ class VirtualYubiKey:
     def power_on(self) -> None:
         """Power up or reset: nothing selected, nothing pending (as after a real insertion)."""
         self._selected = None
+        self.management.power_up()  # enabled-application changes take effect at power-up
         self._pending = b""
         self._chain = None
 
@@ -155,6 +149,18 @@ class VirtualYubiKey:
         """Put a pulled key back (in-process use): fresh power-up, same state."""
         self.removed = False
         self.power_on()
+        if self.otp is not None:
+            self.otp.power_up()  # a reinsertion powers the OTP core up: new Yubico OTP session
+
+    def touch(self) -> None:
+        """Touch the key's sensor: grants a touch a command is waiting for (policy "wait")."""
+        self.touch_sensor.press()
+
+    def press_button(self, slot: int) -> str:
+        """Press the button for OTP slot 1 or 2 (in-process): what the key would type (see otp.py)."""
+        if self.otp is None:
+            raise ValueError("this key has no OTP application")
+        return self.otp.press_button(slot)
 
     def pull_on(self, ins: int | None) -> None:
         """Arrange for the key to be pulled when a command with this INS arrives (None: never)."""
@@ -179,6 +185,10 @@ class VirtualYubiKey:
         except ApduError as exc:
             log.debug("APDU %s -> %04X (%s)", apdu.hex(), exc.sw, exc)
             return response(b"", exc.sw)
+        if self.management.reboot_requested:
+            # WRITE CONFIG with reboot: the key answers, then drops off the reader until it is back
+            # (vpcd.serve reconnects it; in-process, reinsert()).
+            self.removed = True
         return self._chunk(data)
 
     def _chunk(self, data: bytes) -> bytes:
@@ -219,6 +229,8 @@ class VirtualYubiKey:
 
     def _select(self, aid: bytes) -> bytes:
         applet = self._applets.get(bytes(aid))
+        if applet is not None and not self.management.allows_select(aid):
+            applet = None  # disabled over this transport: 6A82, as if absent
         if applet is None:
             raise ApduError(Sw.FILE_NOT_FOUND, f"no applet {aid.hex()}")
         data = applet.select()

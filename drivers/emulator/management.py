@@ -1,19 +1,35 @@
-"""The Management applet: who the key is (serial, firmware, form factor, capabilities).
+"""The Management applet: who the key is (serial, firmware, form factor, capabilities) and its configuration.
 
-READ CONFIG answers a page of length-prefixed TLVs, the layout yubikit's DeviceInfo.parse_tlvs reads.
-From firmware 5.6 the key has more to say than it puts on page 0, so page 0 ends with TAG_MORE_DATA
-and the newer fields follow on page 1, as 5.6+ firmware does.
+READ CONFIG (INS 1D, P1 = page) answers a page of length-prefixed TLVs, the layout yubikit's
+DeviceInfo.parse_tlvs reads. A page that is not the last ends with TAG_MORE_DATA (01), and yubikit reads
+pages until one lacks it. From firmware 5.6 the key has more to say than it puts on page 0, so the newer
+fields (FIPS, PIN complexity, reset blocked...) go on page 1, as 5.6+ firmware does; any page is also
+cut so it fits a short APDU response.
+
+WRITE CONFIG (INS 1C) takes one length byte and TLVs, as yubikit's DeviceConfig.get_bytes builds them:
+enabled applications per transport, auto-eject and challenge-response timeouts, device flags, a new lock
+code (TAG_CONFIG_LOCK; sixteen zero bytes clear it), the current lock code (TAG_UNLOCK) and TAG_REBOOT.
+A locked configuration refuses any write without the right TAG_UNLOCK with 6982.
+
+The configuration is stored at once (READ CONFIG reports it right away), but which applications answer
+SELECT is fixed at power-up, as on a real key: the change takes effect at the next power-up of the card
+(a reinsertion, a reader's power cycle or reset, which every new PC/SC session of ykman causes) or at
+once when the write asked for a reboot: the key then drops off the reader and comes back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from firmware_profiles import FirmwareProfile
 
-from .apdu import ApduError, CommandApdu, Sw, tlv
+from .apdu import ApduError, CommandApdu, Sw, parse_tlvs, tlv
+from .mgmt_state import LOCK_CODE_SIZE, MgmtState
 from .state import KeyState
 
 AID = bytes.fromhex("a000000527471117")
 
+INS_WRITE_CONFIG = 0x1C
 INS_READ_CONFIG = 0x1D
 
 TAG_USB_SUPPORTED = 0x01
@@ -25,6 +41,8 @@ TAG_AUTO_EJECT_TIMEOUT = 0x06
 TAG_CHALRESP_TIMEOUT = 0x07
 TAG_DEVICE_FLAGS = 0x08
 TAG_CONFIG_LOCK = 0x0A
+TAG_UNLOCK = 0x0B
+TAG_REBOOT = 0x0C
 TAG_NFC_SUPPORTED = 0x0D
 TAG_NFC_ENABLED = 0x0E
 TAG_MORE_DATA = 0x10
@@ -34,21 +52,77 @@ TAG_PIN_COMPLEXITY = 0x16
 TAG_NFC_RESTRICTED = 0x17
 TAG_RESET_BLOCKED = 0x18
 
-# Factory defaults of a YubiKey 5: no auto-eject, 15 s challenge-response touch timeout, no flags.
-DEFAULT_AUTO_EJECT = 0
-DEFAULT_CHALRESP_TIMEOUT = 15
-DEFAULT_DEVICE_FLAGS = 0
+# A page is one length byte and at most this much TLV data, so it fits a short response (256 bytes).
+PAGE_MAX = 0xFF - 1
+_MORE_DATA_SIZE = 3  # tlv(TAG_MORE_DATA, b"\x01")
+
+CLEARED_LOCK = bytes(LOCK_CODE_SIZE)
+
+# Which capability bit switches which applet's AID (yubikit's CAPABILITY values). The Management applet
+# itself is never switched off.
+AID_CAPABILITY = {
+    bytes.fromhex("a0000005272001"): 0x01,  # OTP
+    bytes.fromhex("a0000006472f0001"): 0x02 | 0x200,  # FIDO (U2F or FIDO2 over CCID)
+    bytes.fromhex("d27600012401"): 0x08,  # OpenPGP
+    bytes.fromhex("a000000308"): 0x10,  # PIV
+    bytes.fromhex("a0000005272101"): 0x20,  # OATH
+    bytes.fromhex("a000000527210701"): 0x100,  # YubiHSM Auth
+}
 
 
 class ManagementApplet:
-    """Answers SELECT with the firmware version string and READ CONFIG with the device info."""
+    """Device info (READ CONFIG) and device configuration (WRITE CONFIG) of one key."""
 
     aid = AID
     send_remaining_ins = 0xC0
 
-    def __init__(self, state: KeyState, profile: FirmwareProfile) -> None:
+    def __init__(
+        self,
+        state: KeyState,
+        profile: FirmwareProfile,
+        commit: Callable[[], None] = lambda: None,
+        transport: str = "nfc",
+    ) -> None:
         self._state = state
         self._profile = profile
+        self._commit = commit
+        self._transport = transport
+        self.reboot_requested = False
+        self._active = self.enabled(transport)
+
+    # -- configuration as stored and as in force --------------------------------------------------
+
+    @property
+    def config(self) -> MgmtState:
+        # A KeyState built by code that predates the Management state has no `mgmt` yet: give it one.
+        mgmt = getattr(self._state, "mgmt", None)
+        if mgmt is None:
+            mgmt = MgmtState()
+            self._state.mgmt = mgmt
+        return mgmt
+
+    def supported(self, transport: str) -> int:
+        p = self._profile
+        if transport == "usb":
+            return p.usb_capability_bits
+        return p.nfc_capability_bits if p.nfc else 0
+
+    def enabled(self, transport: str) -> int:
+        """The stored enabled set (what READ CONFIG reports): factory default is all supported."""
+        stored = self.config.usb_enabled if transport == "usb" else self.config.nfc_enabled
+        return self.supported(transport) if stored is None else stored
+
+    def power_up(self) -> None:
+        """A power-up (insertion, reader power cycle, reset, reboot): the stored config takes effect."""
+        self._active = self.enabled(self._transport)
+        self.reboot_requested = False
+
+    def allows_select(self, aid: bytes) -> bool:
+        """Whether the applet with this AID answers SELECT over this transport, since the last power-up."""
+        bits = AID_CAPABILITY.get(bytes(aid))
+        return bits is None or bool(self._active & bits)
+
+    # -- APDUs ------------------------------------------------------------------------------------
 
     def select(self) -> bytes:
         # Firmware 5.x answers SELECT with its version as ASCII, e.g. b"5.4.3".
@@ -57,39 +131,124 @@ class ManagementApplet:
     def process(self, cmd: CommandApdu) -> bytes:
         if cmd.ins == INS_READ_CONFIG:
             return self._read_config(cmd.p1)
-        # WRITE CONFIG (0x1C), SET MODE (0x16) and DEVICE RESET (0x1F) are not emulated yet.
+        if cmd.ins == INS_WRITE_CONFIG and self._profile.version >= (5, 0, 0):
+            # Before 5.0 the configuration is set with SET MODE over the OTP applet, not here.
+            self._write_config(cmd.data)
+            return b""
+        # SET MODE (0x16) and DEVICE RESET (0x1F) are not emulated.
         raise ApduError(Sw.INVALID_INSTRUCTION, f"management INS {cmd.ins:02X} not supported")
 
-    def pages(self) -> list[bytes]:
-        """The TLV content of each READ CONFIG page, TAG_MORE_DATA included."""
-        p = self._profile
-        base = (
-            tlv(TAG_USB_SUPPORTED, p.usb_capability_bits.to_bytes(2, "big"))
-            + tlv(TAG_SERIAL, self._state.serial.to_bytes(4, "big"))
-            + tlv(TAG_USB_ENABLED, p.usb_capability_bits.to_bytes(2, "big"))
-            + tlv(TAG_FORM_FACTOR, bytes([p.form_factor_code]))
-            + tlv(TAG_VERSION, bytes(p.version))
-            + tlv(TAG_AUTO_EJECT_TIMEOUT, DEFAULT_AUTO_EJECT.to_bytes(2, "big"))
-            + tlv(TAG_CHALRESP_TIMEOUT, bytes([DEFAULT_CHALRESP_TIMEOUT]))
-            + tlv(TAG_DEVICE_FLAGS, bytes([DEFAULT_DEVICE_FLAGS]))
-            + tlv(TAG_CONFIG_LOCK, b"\x00")
-        )
+    def _tlvs(self) -> tuple[list[bytes], list[bytes]]:
+        """The device info TLVs in firmware order: those of page 0, and those 5.6+ puts after it."""
+        p, c = self._profile, self.config
+        base = [tlv(TAG_USB_SUPPORTED, p.usb_capability_bits.to_bytes(2, "big"))]
+        if getattr(p, "serial_visible", True):
+            base.append(tlv(TAG_SERIAL, self._state.serial.to_bytes(4, "big")))
+        base += [
+            tlv(TAG_USB_ENABLED, self.enabled("usb").to_bytes(2, "big")),
+            tlv(TAG_FORM_FACTOR, bytes([getattr(p, "form_factor_byte", p.form_factor_code)])),
+            tlv(TAG_VERSION, bytes(p.version)),
+            tlv(TAG_AUTO_EJECT_TIMEOUT, c.auto_eject_timeout.to_bytes(2, "big")),
+            tlv(TAG_CHALRESP_TIMEOUT, bytes([c.chalresp_timeout])),
+            tlv(TAG_DEVICE_FLAGS, bytes([c.device_flags])),
+            tlv(TAG_CONFIG_LOCK, b"\x01" if c.lock_code is not None else b"\x00"),
+        ]
         if p.nfc:
-            base += tlv(TAG_NFC_SUPPORTED, p.nfc_capability_bits.to_bytes(2, "big"))
-            base += tlv(TAG_NFC_ENABLED, p.nfc_capability_bits.to_bytes(2, "big"))
+            base.append(tlv(TAG_NFC_SUPPORTED, self.supported("nfc").to_bytes(2, "big")))
+            base.append(tlv(TAG_NFC_ENABLED, self.enabled("nfc").to_bytes(2, "big")))
         if p.version < (5, 6, 0):
-            return [base]
-        newer = (
-            tlv(TAG_FIPS_CAPABLE, b"\x00\x00")
-            + tlv(TAG_FIPS_APPROVED, b"\x00\x00")
-            + tlv(TAG_PIN_COMPLEXITY, b"\x00")
-            + tlv(TAG_NFC_RESTRICTED, b"\x00")
-            + tlv(TAG_RESET_BLOCKED, b"\x00\x00")
-        )
-        return [base + tlv(TAG_MORE_DATA, b"\x01"), newer]
+            return base, []
+        fips = p.usb_capability_bits if getattr(p, "fips", False) else 0
+        newer = [
+            tlv(TAG_FIPS_CAPABLE, (fips & 0xFFFF).to_bytes(2, "big")),
+            tlv(TAG_FIPS_APPROVED, b"\x00\x00"),
+            tlv(TAG_PIN_COMPLEXITY, b"\x00"),
+            tlv(TAG_NFC_RESTRICTED, b"\x00"),
+            tlv(TAG_RESET_BLOCKED, b"\x00\x00"),
+        ]
+        return base, newer
+
+    def pages(self) -> list[bytes]:
+        """The TLV content of each READ CONFIG page, TAG_MORE_DATA included; each at most PAGE_MAX."""
+        base, newer = self._tlvs()
+        groups = [base, newer] if newer else [base]
+        pages: list[bytes] = []
+        current = b""
+        for group in groups:
+            if current:  # the firmware starts the newer fields on a page of their own
+                pages.append(current)
+                current = b""
+            for item in group:
+                if len(current) + len(item) > PAGE_MAX - _MORE_DATA_SIZE:
+                    pages.append(current)
+                    current = b""
+                current += item
+        pages.append(current)
+        return [page + tlv(TAG_MORE_DATA, b"\x01") for page in pages[:-1]] + [pages[-1]]
 
     def _read_config(self, page: int) -> bytes:
         pages = self.pages()
         # Pages past the last are empty, which the host reads as "nothing more".
         body = pages[page] if page < len(pages) else b""
         return bytes([len(body)]) + body
+
+    def _write_config(self, data: bytes) -> None:
+        if not data or data[0] != len(data) - 1:
+            raise ApduError(Sw.WRONG_LENGTH, "WRITE CONFIG length byte does not match the data")
+        items = parse_tlvs(data[1:])
+        fields = dict(items)
+        if len(fields) != len(items):
+            raise ApduError(Sw.INCORRECT_PARAMETERS, "a tag given twice")
+        c = self.config
+        if c.lock_code is not None and fields.get(TAG_UNLOCK) != c.lock_code:
+            raise ApduError(Sw.SECURITY_CONDITION_NOT_SATISFIED, "configuration locked: no or wrong lock")
+
+        # Validate everything before changing anything: a refused write leaves the config as it was.
+        usb = self._enabled_value(fields, TAG_USB_ENABLED, "usb")
+        nfc = self._enabled_value(fields, TAG_NFC_ENABLED, "nfc")
+        if usb == 0:
+            raise ApduError(Sw.INCORRECT_PARAMETERS, "cannot disable every application over USB")
+        auto_eject = self._int_value(fields, TAG_AUTO_EJECT_TIMEOUT, 2)
+        chalresp = self._int_value(fields, TAG_CHALRESP_TIMEOUT, 1)
+        flags = self._int_value(fields, TAG_DEVICE_FLAGS, 1)
+        new_lock = fields.get(TAG_CONFIG_LOCK)
+        if new_lock is not None and len(new_lock) != LOCK_CODE_SIZE:
+            raise ApduError(Sw.INCORRECT_PARAMETERS, "lock code must be 16 bytes")
+        if TAG_REBOOT in fields and fields[TAG_REBOOT]:
+            raise ApduError(Sw.INCORRECT_PARAMETERS, "TAG_REBOOT takes no value")
+
+        if usb is not None:
+            c.usb_enabled = usb
+        if nfc is not None:
+            c.nfc_enabled = nfc
+        if auto_eject is not None:
+            c.auto_eject_timeout = auto_eject
+        if chalresp is not None:
+            c.chalresp_timeout = chalresp
+        if flags is not None:
+            c.device_flags = flags
+        if new_lock is not None:
+            c.lock_code = None if new_lock == CLEARED_LOCK else bytes(new_lock)
+        # TAG_NFC_RESTRICTED (5.7) only switches NFC off until the next USB power-up: nothing to store.
+        self._commit()
+        if TAG_REBOOT in fields:
+            self.reboot_requested = True
+
+    def _enabled_value(self, fields: dict[int, bytes], tag: int, transport: str) -> int | None:
+        if tag not in fields:
+            return None
+        value = self._int_value(fields, tag, 2)
+        assert value is not None  # noqa: S101 (present, checked above)
+        supported = self.supported(transport)
+        if not supported or value & ~supported:
+            raise ApduError(Sw.INCORRECT_PARAMETERS, f"applications {value:04X} not on {transport}")
+        return value
+
+    @staticmethod
+    def _int_value(fields: dict[int, bytes], tag: int, width: int) -> int | None:
+        if tag not in fields:
+            return None
+        value = fields[tag]
+        if not 1 <= len(value) <= width:
+            raise ApduError(Sw.INCORRECT_PARAMETERS, f"tag {tag:02X} must be at most {width} bytes")
+        return int.from_bytes(value, "big")

@@ -4,12 +4,29 @@ The host sends keys already padded to 14 bytes and, when longer than the hash's 
 pre-hashed; the key stores and HMACs exactly what it was given, as the real applet does.
 Status words follow the YKOATH specification: 6A80 "wrong syntax", 6984 "no such object",
 6A84 "no space", 6982 "authentication required".
+
+Access key (password). SET CODE stores an HMAC key (the host derives it from the password with
+PBKDF2 over the applet's salt); from then on every SELECT answers with a fresh challenge (0x74)
+and the key's algorithm (0x7B), and every command but VALIDATE and RESET answers 6982 until
+VALIDATE proves the host knows the key, answering the host's own challenge in turn (mutual).
+The lock comes back with every SELECT, so a key is unlocked for one selection only.
+A wrong VALIDATE response is "wrong syntax", 6A80: Yubico's applet answers so (ykneo-oath
+YkneoOath.handleValidate), and ykman reads 6A80 on VALIDATE as "remembered key incorrect".
+VALIDATE with no key set is 6984 ("auth not enabled"); SET CODE with a response that does not
+match its own challenge is 6984 ("response doesn't match").
+There is no retry counter: YKOATH has none, a wrong password can be tried again at once and never
+blocks the applet. "Locked" OATH therefore always means "password-protected"; the way out
+without the password is RESET, which erases every credential.
+
+Touch. A credential with the touch property is calculated only after a touch (see touch.py);
+without one in time the key answers 6982, which ykman reports as "Touch account timed out!".
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable
 
@@ -17,6 +34,9 @@ from firmware_profiles import FirmwareProfile
 
 from .apdu import ApduError, CommandApdu, Sw, parse_tlvs, tlv
 from .state import KeyState, OathCredential
+from .touch import TouchSensor
+
+log = logging.getLogger(__name__)
 
 AID = bytes.fromhex("a0000005272101")
 
@@ -41,12 +61,16 @@ TAG_HOTP = 0x77
 TAG_PROPERTY = 0x78
 TAG_VERSION = 0x79
 TAG_IMF = 0x7A
+TAG_ALGORITHM = 0x7B
 TAG_TOUCH = 0x7C
 
 TYPE_HOTP = 0x10
 TYPE_TOTP = 0x20
 PROP_REQUIRE_TOUCH = 0x02
 HASHES = {0x01: "sha1", 0x02: "sha256", 0x03: "sha512"}
+CHALLENGE_LENGTH = 8  # SELECT's challenge; the host's VALIDATE challenge must be at least as long
+# Commands a locked applet still takes (YKOATH: everything else "requires auth").
+OPEN_WHEN_LOCKED = {INS_VALIDATE, INS_RESET}
 
 
 def _wrong_syntax(why: str) -> ApduError:
@@ -104,10 +128,20 @@ class OathApplet:
     aid = AID
     send_remaining_ins = INS_SEND_REMAINING
 
-    def __init__(self, state: KeyState, profile: FirmwareProfile, commit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        state: KeyState,
+        profile: FirmwareProfile,
+        commit: Callable[[], None],
+        touch: TouchSensor | None = None,
+    ) -> None:
         self._state = state
         self._profile = profile
         self._commit = commit
+        self._touch = touch if touch is not None else TouchSensor()
+        # Per selection, never persisted: the challenge SELECT sent, and whether VALIDATE passed.
+        self._challenge: bytes | None = None
+        self._unlocked = False
 
     @property
     def _oath(self):  # noqa: ANN202 - internal shorthand
@@ -115,23 +149,38 @@ class OathApplet:
 
     def select(self) -> bytes:
         resp = tlv(TAG_VERSION, bytes(self._profile.version)) + tlv(TAG_NAME, self._oath.salt)
-        # A key with an access code would add a challenge (0x74) and algorithm (0x7B) here;
-        # SET CODE is not emulated yet, so there is never one.
+        # Every SELECT locks again: a password-protected applet is unlocked for one selection.
+        self._unlocked = False
+        self._challenge = None
+        if self._oath.access_key is not None:
+            self._challenge = secrets.token_bytes(CHALLENGE_LENGTH)
+            resp += tlv(TAG_CHALLENGE, self._challenge)
+            resp += tlv(TAG_ALGORITHM, bytes([self._oath.access_key[0]]))
         return resp
+
+    @property
+    def locked(self) -> bool:
+        """True while an access key is set and this selection has not passed VALIDATE."""
+        return self._oath.access_key is not None and not self._unlocked
 
     def process(self, cmd: CommandApdu) -> bytes:
         handler = {
             INS_PUT: self._put,
             INS_DELETE: self._delete,
+            INS_SET_CODE: self._set_code,
             INS_RESET: self._reset,
             INS_LIST: self._list,
             INS_CALCULATE: self._calculate,
+            INS_VALIDATE: self._validate,
             INS_CALCULATE_ALL: self._calculate_all,
         }.get(cmd.ins)
         if cmd.ins == INS_RENAME and self._profile.oath_rename:
             handler = self._rename
+        # The lock is checked before the instruction is even looked at, as in Yubico's applet.
+        if self.locked and cmd.ins not in OPEN_WHEN_LOCKED:
+            raise ApduError(Sw.SECURITY_CONDITION_NOT_SATISFIED, "OATH access key required")
         if handler is None:
-            # SET CODE and VALIDATE (access codes) are not emulated yet: answered as unknown.
+            # RENAME before firmware 5.3.1 included: the applet does not know the instruction.
             raise ApduError(Sw.INVALID_INSTRUCTION, f"OATH INS {cmd.ins:02X} not supported")
         return handler(cmd)
 
@@ -214,8 +263,56 @@ class OathApplet:
         self._oath.credentials.clear()
         self._oath.access_key = None
         self._oath.salt = secrets.token_bytes(8)  # a reset key is a new OATH device id
+        self._challenge = None
+        self._unlocked = False
         self._commit()
         return b""
+
+    def _set_code(self, cmd: CommandApdu) -> bytes:
+        fields = dict(parse_tlvs(cmd.data))
+        if TAG_KEY not in fields:
+            raise _wrong_syntax("SET CODE needs a key field")
+        key_field = fields[TAG_KEY]
+        if not key_field:
+            # An empty key removes the password; the current selection stays usable.
+            self._oath.access_key = None
+            self._commit()
+            return b""
+        algorithm, key = key_field[0] & 0x0F, key_field[1:]
+        if algorithm not in HASHES or (algorithm == 0x03 and not self._profile.oath_sha512):
+            raise _wrong_syntax(f"unknown access key algorithm {key_field[0]:02X}")
+        if not key:
+            raise _wrong_syntax("empty access key")
+        challenge, response = fields.get(TAG_CHALLENGE), fields.get(TAG_RESPONSE)
+        if not challenge or response is None:
+            raise _wrong_syntax("SET CODE needs a challenge and its response")
+        # The host proves it computes the same HMAC as the key before the key is committed to.
+        expected = hmac.new(key, challenge, HASHES[algorithm]).digest()
+        if not hmac.compare_digest(response, expected):
+            raise ApduError(Sw.DATA_INVALID, "response does not match the challenge")
+        self._oath.access_key = (algorithm, bytes(key))
+        self._unlocked = True  # the host that set the key has shown it knows it
+        self._commit()
+        return b""
+
+    def _validate(self, cmd: CommandApdu) -> bytes:
+        if self._oath.access_key is None:
+            raise ApduError(Sw.DATA_INVALID, "no access key set (auth not enabled)")
+        fields = dict(parse_tlvs(cmd.data))
+        response, host_challenge = fields.get(TAG_RESPONSE), fields.get(TAG_CHALLENGE)
+        if response is None or host_challenge is None or len(host_challenge) < CHALLENGE_LENGTH:
+            raise _wrong_syntax("VALIDATE needs a response and a challenge of 8 bytes or more")
+        algorithm, key = self._oath.access_key
+        if self._challenge is None:
+            # Already validated (the challenge is used up) or never selected with a key set.
+            raise _wrong_syntax("no outstanding challenge")
+        expected = hmac.new(key, self._challenge, HASHES[algorithm]).digest()
+        if not hmac.compare_digest(response, expected):
+            # No counter and no lockout: YKOATH has no retry limit for the access key.
+            raise _wrong_syntax("wrong response (wrong password)")
+        self._challenge = None
+        self._unlocked = True
+        return tlv(TAG_RESPONSE, hmac.new(key, host_challenge, HASHES[algorithm]).digest())
 
     def _list(self, cmd: CommandApdu) -> bytes:
         return b"".join(
@@ -227,6 +324,15 @@ class OathApplet:
         cred = self._oath.find(self._name(fields.get(TAG_NAME)))
         if cred is None:
             raise ApduError(Sw.DATA_INVALID, "no such credential")
+        # The touch comes first: an untouched HOTP calculation must not move the counter.
+        if cred.touch:
+            if self._touch.policy != "auto":
+                # Logged so an operator (or a test reading the log) knows when to touch.
+                log.info("OATH: waiting for a touch (policy %s, %g s)", self._touch.policy,
+                         self._touch.timeout)
+            if not self._touch.request():
+                log.info("OATH: no touch in time")
+                raise ApduError(Sw.SECURITY_CONDITION_NOT_SATISFIED, "touch timed out")
         if cred.oath_type == TYPE_HOTP:
             # The key supplies the counter itself and moves it on before answering.
             challenge = cred.counter.to_bytes(8, "big")
@@ -234,7 +340,6 @@ class OathApplet:
             self._commit()
         else:
             challenge = fields.get(TAG_CHALLENGE, b"")
-        # Touch is satisfied at once, as a tap does over NFC (touch simulation comes later).
         full = _hotp_code(cred, challenge)
         if cmd.p2 & 0x01:
             return tlv(TAG_TRUNCATED, bytes([cred.digits]) + _truncate(full))

@@ -13,6 +13,9 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .mgmt_state import MgmtState
+from .otp_state import OtpState
+
 FORMAT = 1
 
 
@@ -54,6 +57,8 @@ class KeyState:
     model: str
     firmware: str
     oath: OathState = field(default_factory=OathState)
+    otp: OtpState = field(default_factory=OtpState)
+    mgmt: MgmtState = field(default_factory=MgmtState)
 
     def to_json(self) -> dict:
         oath = {
@@ -73,6 +78,8 @@ class KeyState:
             "model": self.model,
             "firmware": self.firmware,
             "oath": oath,
+            "otp": self.otp.to_json(),
+            "mgmt": self.mgmt.to_json(),
         }
 
     @classmethod
@@ -95,6 +102,8 @@ class KeyState:
                     for c in oath["credentials"]
                 ],
             ),
+            otp=OtpState.from_json(data.get("otp")),
+            mgmt=MgmtState.from_json(data.get("mgmt")),
         )
 
 

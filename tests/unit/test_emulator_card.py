@@ -98,11 +98,12 @@ def test_newer_firmware_pages_device_info():
     assert info.fips_capable == 0 and not info.pin_complexity
 
 
-def test_write_config_not_emulated_yet():
+def test_write_config_empty_is_accepted():
+    # WRITE CONFIG is emulated (tests/unit/test_emulator_management.py); an empty config changes nothing.
     key = VirtualYubiKey.open(2000004)
     conn = VirtualConnection(key)
     conn.send_and_receive(bytes.fromhex("00a4040008a000000527471117"))
-    assert conn.send_and_receive(bytes.fromhex("001c000001" + "00"))[1] == SW.INVALID_INSTRUCTION
+    assert conn.send_and_receive(bytes.fromhex("001c000001" + "00"))[1] == SW.OK
 
 
 # -- state file --------------------------------------------------------------------------------

@@ -201,11 +201,3 @@ def test_rename_on_firmware_that_has_it(key):
     cred = s.put_credential(totp("old", HASH_ALGORITHM.SHA1))
     s.rename_credential(cred.id, "new", "Issuer")
     assert [(c.issuer, c.name) for c in s.list_credentials()] == [("Issuer", "new")]
-
-
-def test_access_codes_not_emulated_yet_answer_unknown_instruction(key):
-    s = session(key)
-    assert not s.has_key
-    with pytest.raises(ApduError) as err:
-        s.set_key(s.derive_key("secret"))
-    assert err.value.sw == SW.INVALID_INSTRUCTION
