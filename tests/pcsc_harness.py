@@ -20,8 +20,12 @@ from pathlib import Path
 from smartcard import scard
 
 from drivers import pcscd
+from drivers.emulator import readers
 
 VPCD_BASE_PORT = 35963
+# The key's USB face (drivers/emulator/reader.conf.d/yubikey-usb): serve with --transport usb here.
+USB_PORT = readers.USB_PORT
+USB_READER = readers.reader_name(USB_PORT)
 POLL = 0.05
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,8 +47,9 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, poll: f
 
 
 def reader_for_port(port: int) -> str:
-    """Debian's vpcd config: port 35963 feeds 'Virtual PCD 00 00', 35964 'Virtual PCD 00 01'."""
-    return f"Virtual PCD 00 {port - VPCD_BASE_PORT:02d}"
+    """Port 35963 feeds 'Virtual PCD 00 00', 35964 'Virtual PCD 00 01' (Debian's vpcd config), and
+    35965 'Yubico YubiKey OTP+FIDO+CCID 00 00' (the project's USB-face reader)."""
+    return readers.reader_name(port)
 
 
 # -- pcscd --------------------------------------------------------------------------------------
@@ -124,15 +129,27 @@ class Pcscd:
             self.process.wait(timeout=5)
 
 
+def usb_face_available() -> bool:
+    """True if pcscd serves the project's USB-face reader (a pcscd we did not start may not)."""
+    return USB_READER in list_readers()
+
+
 def ensure_pcscd(log_dir: Path, timeout: float = 20.0) -> Pcscd:
-    """Use a running pcscd, or start `pcscd --foreground`; wait until the vpcd readers are listed."""
+    """Use a running pcscd, or start `pcscd --foreground`; wait until the vpcd readers are listed.
+
+    A pcscd started here reads the project's reader config (drivers/emulator/reader.conf.d: the stock
+    "Virtual PCD" readers plus the USB-face reader), so one pcscd serves both faces of the key.
+    """
     daemon = Pcscd()
     if not pcscd_running():
         log_path = log_dir / "pcscd.log"
         # pcscd lives in /usr/sbin, which a non-login PATH may lack.
         exe = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        config = readers.prepare_config_dir(log_dir / "readers")
         with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen([exe, "--foreground"], stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [exe, "--foreground", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
         daemon = Pcscd(proc, log_path)
         try:
             wait_for(lambda: proc.poll() is not None or pcscd_running(), timeout, "pcscd to listen")
@@ -281,12 +298,13 @@ def ykman_path() -> Path:
 
 
 def run_ykman(
-    reader: str, *args: str, timeout: float = 60.0, input: str | None = None
+    reader: str | None, *args: str, timeout: float = 60.0, input: str | None = None
 ) -> subprocess.CompletedProcess:
-    """Run the real ykman CLI against one reader; output captured as text, never raising on rc."""
+    """Run the real ykman CLI against one reader (None: no --reader, as a user with a USB key would);
+    output captured as text, never raising on rc."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [str(ykman_path()), "--reader", reader, *args],
+        [str(ykman_path()), *(["--reader", reader] if reader is not None else []), *args],
         capture_output=True,
         text=True,
         timeout=timeout,

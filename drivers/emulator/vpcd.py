@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .card import TRANSPORTS, KeyPulled, VirtualYubiKey
 from .state import StateError
+from .touch import DEFAULT_TIMEOUT, POLICIES, TouchSensor
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ DEFAULT_PORT = 35963
 CTRL_POWER_OFF, CTRL_POWER_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
 # How often blocking waits look up to see whether a stop was asked for.
 POLL_INTERVAL = 0.2
+# How long a rebooting key stays off the reader. Longer than pcscd's presence poll (0.4 s), so pcscd
+# sees the removal before the key is back (else it takes the key for the old card, never powered up).
+REBOOT_SECONDS = 1.0
 
 
 class _Closed(Exception):
@@ -121,6 +125,8 @@ def _serve_connection(key: VirtualYubiKey, sock: socket.socket, stop: threading.
                 return "pulled"
             log.debug("> %s\n< %s", payload.hex(), resp.hex())
             _send(sock, resp)
+            if key.management.reboot_requested:
+                return "reboot"  # WRITE CONFIG asked for a reboot: the key leaves the reader
     except (_Closed, ConnectionError):
         return "closed"
 
@@ -134,8 +140,12 @@ def serve(
     model: str = "yubikey-5-nfc",
     transport: str = "nfc",
     pull_on_ins: int | None = None,
+    touch: str = "auto",
+    touch_timeout: float = DEFAULT_TIMEOUT,
 ) -> None:
     """Insert a virtual key into vpcd's reader at host:port and serve it.
+
+    touch is the touch sensor's policy (touch.py); with "wait", SIGUSR1 touches the key.
 
     Returns when vpcd closes the connection, on SIGTERM/SIGINT (when run in the main thread), or
     after a simulated pull (pull_on_ins): the key then stays removed, and the process should end;
@@ -148,14 +158,22 @@ def serve(
         state_path,
         transport,
         () if pull_on_ins is None else (pull_on_ins,),
+        TouchSensor(touch, touch_timeout),
     )
     stop = threading.Event()
     restore: list[tuple[int, Callable | int | None]] = []
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             restore.append((signum, signal.signal(signum, lambda *_: stop.set())))
+        # `kill -USR1 PID` is the holder's finger on the sensor (counts while a command waits).
+        restore.append((signal.SIGUSR1, signal.signal(signal.SIGUSR1, lambda *_: key.touch())))
     try:
         reason = serve_key(key, host, port, stop)
+        while reason == "reboot" and not stop.wait(REBOOT_SECONDS):
+            # Back after the reboot, with the new configuration in force.
+            log.info("virtual YubiKey serial %d rebooting", serial)
+            key.reinsert()
+            reason = serve_key(key, host, port, stop)
     finally:
         for signum, handler in restore:
             signal.signal(signum, handler)
@@ -202,6 +220,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulate pulling the key when a command with this INS arrives (e.g. 01 for OATH "
         "PUT): the command is not applied, the connection drops, the process exits",
     )
+    parser.add_argument(
+        "--touch",
+        choices=POLICIES,
+        default="auto",
+        help="touch sensor: auto (every touch granted at once; default), never (touch requests "
+        "time out, as with nobody at the key), wait (SIGUSR1 to this process touches the key)",
+    )
+    parser.add_argument(
+        "--touch-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long a touch request waits before it fails (default {DEFAULT_TIMEOUT:g}, as "
+        "a real YubiKey)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every APDU")
 
 
@@ -222,6 +255,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             model=args.model,
             transport=args.transport,
             pull_on_ins=args.pull_on_ins,
+            touch=args.touch,
+            touch_timeout=args.touch_timeout,
         )
     except (StateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
