@@ -142,11 +142,11 @@ class ManagementApplet:
         """The device info TLVs in firmware order: those of page 0, and those 5.6+ puts after it."""
         p, c = self._profile, self.config
         base = [tlv(TAG_USB_SUPPORTED, p.usb_capability_bits.to_bytes(2, "big"))]
-        if getattr(p, "serial_visible", True):
+        if p.serial_visible:
             base.append(tlv(TAG_SERIAL, self._state.serial.to_bytes(4, "big")))
         base += [
             tlv(TAG_USB_ENABLED, self.enabled("usb").to_bytes(2, "big")),
-            tlv(TAG_FORM_FACTOR, bytes([getattr(p, "form_factor_byte", p.form_factor_code)])),
+            tlv(TAG_FORM_FACTOR, bytes([p.form_factor_byte])),
             tlv(TAG_VERSION, bytes(p.version)),
             tlv(TAG_AUTO_EJECT_TIMEOUT, c.auto_eject_timeout.to_bytes(2, "big")),
             tlv(TAG_CHALRESP_TIMEOUT, bytes([c.chalresp_timeout])),
@@ -158,7 +158,7 @@ class ManagementApplet:
             base.append(tlv(TAG_NFC_ENABLED, self.enabled("nfc").to_bytes(2, "big")))
         if p.version < (5, 6, 0):
             return base, []
-        fips = p.usb_capability_bits if getattr(p, "fips", False) else 0
+        fips = p.usb_capability_bits if p.fips else 0
         newer = [
             tlv(TAG_FIPS_CAPABLE, (fips & 0xFFFF).to_bytes(2, "big")),
             tlv(TAG_FIPS_APPROVED, b"\x00\x00"),

@@ -36,8 +36,8 @@ def test_shipped_readers_and_ports():
 def test_prepare_config_dir_uses_a_copy_of_the_driver(tmp_path):
     fake_driver = tmp_path / "libifdvpcd.so"
     fake_driver.write_bytes(b"\x7fELF driver")
-    conf = readers.prepare_config_dir(tmp_path / "out", driver=fake_driver)
-    assert sorted(p.name for p in conf.iterdir()) == ["vpcd", "yubikey-usb"]
+    conf = readers.prepare_config_dir(tmp_path / "out", driver=fake_driver, extra_readers=2)
+    assert sorted(p.name for p in conf.iterdir()) == ["vpcd", "vpcd-extra-2", "vpcd-extra-3", "yubikey-usb"]
     usb = directives((conf / "yubikey-usb").read_text())
     copy = tmp_path / "out" / readers.DRIVER_COPY_NAME
     assert usb["LIBPATH"] == str(copy)
@@ -50,3 +50,26 @@ def test_prepare_config_dir_with_the_installed_driver(tmp_path):
     conf = readers.prepare_config_dir(tmp_path)
     assert (tmp_path / readers.DRIVER_COPY_NAME).stat().st_size == readers.STOCK_DRIVER.stat().st_size
     assert directives((conf / "vpcd").read_text())["LIBPATH"] == str(readers.STOCK_DRIVER)
+
+
+def test_extra_readers_have_their_own_driver_copy_and_ports(tmp_path):
+    fake_driver = tmp_path / "libifdvpcd.so"
+    fake_driver.write_bytes(b"\x7fELF driver")
+    conf = readers.prepare_config_dir(tmp_path / "out", driver=fake_driver, extra_readers=3)
+    extras = [directives((conf / f"vpcd-extra-{n}").read_text()) for n in (2, 3, 4)]
+    assert [e["FRIENDLYNAME"] for e in extras] == ["Virtual PCD 2", "Virtual PCD 3", "Virtual PCD 4"]
+    assert [int(e["CHANNELID"], 16) for e in extras] == [35967, 35969, 35971]
+    libs = {e["LIBPATH"] for e in extras} | {directives((conf / "yubikey-usb").read_text())["LIBPATH"]}
+    assert len(libs) == 4  # one driver copy per reader: vpcd's slot table is static per library
+    assert readers.nfc_ports(3) == [35963, 35964, 35967, 35968, 35969, 35970, 35971, 35972]
+    assert readers.reader_name(35968) == "Virtual PCD 2 00 01"
+    assert readers.reader_name(35971) == "Virtual PCD 4 00 00"
+
+
+def test_ports_and_counts_out_of_range_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="feeds no reader"):
+        readers.reader_name(35962)
+    with pytest.raises(ValueError, match="feeds no reader"):
+        readers.reader_name(35967 + 2 * readers.MAX_EXTRA_READERS)
+    with pytest.raises(ValueError, match="16 slots"):
+        readers.prepare_config_dir(tmp_path, extra_readers=readers.MAX_EXTRA_READERS + 1)
