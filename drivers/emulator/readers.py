@@ -84,7 +84,8 @@ def prepare_config_dir(
     for number in range(2, extra_readers + 2):
         extra_copy = Path(dest) / f"libifdvpcd-extra-{number}.so"
         shutil.copyfile(driver, extra_copy)
-        (conf_dir / f"vpcd-extra-{number}").write_text(_extra_reader_conf(number, extra_copy), encoding="utf-8")
+        conf = _extra_reader_conf(number, extra_copy)
+        (conf_dir / f"vpcd-extra-{number}").write_text(conf, encoding="utf-8")
     for source in sorted(SHIPPED_DIR.iterdir()):
         if not source.is_file():
             continue
