@@ -45,6 +45,19 @@ class _Closed(Exception):
     """vpcd closed the connection (pcscd stopped)."""
 
 
+def _quick_ack(sock: socket.socket) -> None:
+    """Acknowledge what arrives at once (Linux TCP_QUICKACK; the kernel clears it again, so set it
+    before every read).
+
+    vpcd writes each message as two send() calls, the length and then the payload, with Nagle's
+    algorithm on: the payload waits until the length is acknowledged, and a delayed ACK would hold
+    every APDU back some 40 ms.
+    """
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if quickack is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+
+
 def _recv_exact(sock: socket.socket, n: int, stop: threading.Event) -> bytes | None:
     """n bytes from the socket, or None once a stop is asked for."""
     buf = bytearray()
@@ -52,6 +65,7 @@ def _recv_exact(sock: socket.socket, n: int, stop: threading.Event) -> bytes | N
         if stop.is_set():
             return None
         try:
+            _quick_ack(sock)
             chunk = sock.recv(n - len(buf))
         except TimeoutError:
             continue
@@ -74,6 +88,8 @@ def _connect(host: str, port: int, stop: threading.Event) -> socket.socket | Non
             stop.wait(POLL_INTERVAL)
             continue
         sock.settimeout(POLL_INTERVAL)
+        # Each response goes out in one write; Nagle's algorithm would only delay it.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
     return None
 
