@@ -162,8 +162,9 @@ def _container_keys(root: ET.Element, password: str | bytes | None, preshared_ke
             try:
                 mac_key = _decrypt_element(mac_el, cipher_key)
             except _EntryError as exc:
-                raise SeedFileError(f"The PSKC file's MAC key is malformed: {exc.problem}.", exc.hint) \
-                    from None
+                raise SeedFileError(
+                    f"The PSKC file's MAC key is malformed: {exc.problem}.", exc.hint
+                ) from None
             except pc.DecryptError:
                 raise _wrong_key(label) from None
         else:
@@ -203,6 +204,7 @@ def _derive(derived: ET.Element, root: ET.Element, password: str | bytes | None)
     params = _find(method, "pkcs5:PBKDF2-params")
     if params is None:
         raise SeedFileError("The PSKC file's PBKDF2 parameters are missing.", "Ask the vendor to resend it.")
+
     # The RFC 6030 example writes the parameter children without a namespace prefix.
     def child(name: str) -> str:
         for el in params.iter():
@@ -473,7 +475,7 @@ def parse_pskc(
     if root.tag != _q("p:KeyContainer"):
         raise SeedFileError(
             f"The file has no PSKC KeyContainer: its root element is {root.tag!r}.",
-            "A PSKC seed file starts with <KeyContainer xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\">; "
+            'A PSKC seed file starts with <KeyContainer xmlns="urn:ietf:params:xml:ns:keyprov:pskc">; '
             "check this is the seed file and not another XML file.",
         )
     version = root.get("Version", "1.0")
