@@ -2,8 +2,9 @@
 
 Layouts (each cited where it is published):
 - `serial,secret[,...]`: the plainest vendor hand-over (IBM uploadOath, PingID, Deepnet's two-column
-  programming file). Secrets in hex or base32, decided for the whole file (see encoding.py); the
-  file does not say HOTP or TOTP, digits or time step, so the caller does. Extra columns are ignored.
+  programming file, Duo's HOTP/TOTP rows). Secrets in hex or base32, decided for the whole file (see
+  encoding.py); the file does not say HOTP or TOTP, digits or time step, so the caller does. For HOTP a
+  numeric third column is the counter (PingID, Duo); other extra columns are ignored.
 - The Entra-style header layout `[upn,]serial number,secret key,time interval,manufacturer,model`:
   what Token2 ("Azure MFA compatible CSV") and Deepnet SafeID ship, with or without the upn column
   (Deepnet also writes "timeinterval"). TOTP, base32 or hex secret (Deepnet's wiki allows both).
@@ -121,6 +122,8 @@ def parse_serial_secret_csv(
         if secret is None:
             rejects.append(Reject(number, "line", cells[0], f"the secret is not valid {encoding.value}"))
             continue
+        # For HOTP a third column holds the token's counter (PingID's seed files, Duo's HOTP rows).
+        third = cells[2] if len(cells) > 2 else ""
         seed = _seed(
             number,
             cells[0],
@@ -129,7 +132,7 @@ def parse_serial_secret_csv(
             secret=secret,
             digits=digits,
             period=period,
-            counter=counter,
+            counter=int(third) if kind is OtpKind.HOTP and third.isdigit() else counter,
             algorithm=algorithm,
             manufacturer=manufacturer,
             model=model,
