@@ -159,11 +159,15 @@ def parse_vendor_csv(
     *,
     digits: int = 6,
     algorithm: HashAlgorithm = HashAlgorithm.SHA1,
-    secret_encoding: SecretEncoding = SecretEncoding.AUTO,
+    secret_encoding: SecretEncoding = SecretEncoding.BASE32,
     mode: ImportMode = ImportMode.ALL_OR_NOTHING,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ImportResult:
-    """The header layout Token2 and Deepnet ship for Entra: TOTP seeds, the upn column optional."""
+    """The header layout Token2 and Deepnet ship for Entra: TOTP seeds, the upn column optional.
+
+    Secrets are base32 as Entra requires (Microsoft's own example secret reads as hex too, so no
+    guessing here); Deepnet can write hex, which the caller states with `secret_encoding`.
+    """
     lines = rows(read_text(data, max_bytes, VENDOR))
     if not lines:
         raise SeedFileError(f"The {VENDOR} file is empty.", "Check this is the seed file the vendor sent.")
@@ -192,7 +196,8 @@ def parse_vendor_csv(
         interval = record.get("interval") or "30"
         if secret is None:
             problem = f"the secret is not valid {encoding.value}"
-            rejects.append(Reject(number, "line", record["serial"], problem))
+            hint = "if the vendor wrote the secrets in hex, import with secret_encoding=hex"
+            rejects.append(Reject(number, "line", record["serial"], problem, hint))
             continue
         if not interval.isdigit():
             problem = f"the time interval {interval!r} is not a number"

@@ -31,26 +31,52 @@ TOTP_ALICE = TokenSeed(
     "60123456", OtpKind.TOTP, RFC_SHA1, owner="alice@example.com", manufacturer="Token2", model="C202"
 )
 TOTP_BOB_60 = TokenSeed(
-    "2600124809778", OtpKind.TOTP, bytes(range(100, 120)), period=60, owner="bob@example.com",
-    manufacturer="Feitian Technology Co.,Ltd", model="c200",
+    "2600124809778",
+    OtpKind.TOTP,
+    bytes(range(100, 120)),
+    period=60,
+    owner="bob@example.com",
+    manufacturer="Feitian Technology Co.,Ltd",
+    model="c200",
 )
 HOTP_CAROL = TokenSeed(
-    "1000133508267", OtpKind.HOTP, bytes(range(1, 21)), counter=7, owner="carol@example.com",
-    manufacturer="Feitian Technology Co.,Ltd", model="c100",
+    "1000133508267",
+    OtpKind.HOTP,
+    bytes(range(1, 21)),
+    counter=7,
+    owner="carol@example.com",
+    manufacturer="Feitian Technology Co.,Ltd",
+    model="c100",
 )
 HOTP_8 = TokenSeed("1000133508268", OtpKind.HOTP, bytes(range(21, 41)), digits=8, counter=0, owner="dave")
 TOTP_SHA256_8 = TokenSeed(
-    "TS-0001", OtpKind.TOTP, RFC_SHA256, digits=8, algorithm=HashAlgorithm.SHA256, owner="erin@example.com",
-    manufacturer="Yubico", model="YubiKey 5 NFC",
+    "TS-0001",
+    OtpKind.TOTP,
+    RFC_SHA256,
+    digits=8,
+    algorithm=HashAlgorithm.SHA256,
+    owner="erin@example.com",
+    manufacturer="Yubico",
+    model="YubiKey 5 NFC",
 )
 TOTP_SHA512 = TokenSeed(
-    "TS-0002", OtpKind.TOTP, RFC_SHA512, algorithm=HashAlgorithm.SHA512, owner="frank@example.com",
-    manufacturer="Yubico", model="YubiKey 5C",
+    "TS-0002",
+    OtpKind.TOTP,
+    RFC_SHA512,
+    algorithm=HashAlgorithm.SHA512,
+    owner="frank@example.com",
+    manufacturer="Yubico",
+    model="YubiKey 5C",
 )
 YUBIOTP = TokenSeed(
-    "20261203", OtpKind.YUBICO_OTP, bytes.fromhex("ecde18dbe76fbd0c33330f1c354871db"),
-    public_id=yubikey_public_id(20261203), private_id=bytes.fromhex("ca62baca62ba"), slot=1,
-    manufacturer="Yubico", owner="gina@example.com",
+    "20261203",
+    OtpKind.YUBICO_OTP,
+    bytes.fromhex("ecde18dbe76fbd0c33330f1c354871db"),
+    public_id=yubikey_public_id(20261203),
+    private_id=bytes.fromhex("ca62baca62ba"),
+    slot=1,
+    manufacturer="Yubico",
+    owner="gina@example.com",
 )
 OATH_SEEDS = (TOTP_ALICE, TOTP_BOB_60, HOTP_CAROL, HOTP_8, TOTP_SHA256_8, TOTP_SHA512)
 ALL_SEEDS = (*OATH_SEEDS, YUBIOTP)
