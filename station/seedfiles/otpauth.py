@@ -7,6 +7,7 @@ station verifies codes with.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import pyotp
@@ -20,7 +21,12 @@ WARNING = (
     "otpauth:// URIs carry each secret in clear text and end up as QR codes: they are for test setups, "
     "never for tokens in use."
 )
-_DIGESTS = {HashAlgorithm.SHA1: "sha1", HashAlgorithm.SHA256: "sha256", HashAlgorithm.SHA512: "sha512"}
+_DIGESTS = {
+    HashAlgorithm.SHA1: hashlib.sha1,
+    HashAlgorithm.SHA256: hashlib.sha256,
+    HashAlgorithm.SHA512: hashlib.sha512,
+}
+_BY_NAME = {"sha1": HashAlgorithm.SHA1, "sha256": HashAlgorithm.SHA256, "sha512": HashAlgorithm.SHA512}
 
 
 def refusal(seed: TokenSeed) -> str:
@@ -63,7 +69,7 @@ def parse_otpauth_uris(data: bytes, *, mode: ImportMode = ImportMode.ALL_OR_NOTH
             continue
         try:
             otp = pyotp.parse_uri(line.strip())
-            digest = {v: k for k, v in _DIGESTS.items()}[otp.digest().name]
+            digest = _BY_NAME[otp.digest().name]
             kind = OtpKind.TOTP if isinstance(otp, pyotp.TOTP) else OtpKind.HOTP
             fields = dict(
                 serial=otp.name,
