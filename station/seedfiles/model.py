@@ -88,8 +88,8 @@ def seed_problem(seed: TokenSeed) -> str:
             return f"{seed.digits} digits: OATH codes have 6 to 10 digits"
         if seed.counter < 0:
             return "the HOTP counter is negative"
-        if seed.period <= 0:
-            return "the TOTP time step is not positive"
+        if not 1 <= seed.period <= 120:
+            return f"a TOTP time step of {seed.period} s is outside 1-120 s (tokens use 30 or 60)"
     if seed.slot is not None and seed.slot not in (1, 2):
         return f"slot {seed.slot}: a YubiKey has OTP slots 1 and 2"
     return ""

@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from .errors import SeedFileError, SeedFileRejected
-from .model import ImportMode, ImportResult, Reject, TokenSeed
+from .model import ImportMode, ImportResult, OtpKind, Reject, TokenSeed
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
@@ -89,4 +89,10 @@ def finish(
         )
     if all_rejects and mode is ImportMode.ALL_OR_NOTHING:
         raise SeedFileRejected(fmt, all_rejects, len(good))
-    return ImportResult(fmt, good, all_rejects, notes)
+    weak = tuple(
+        f"serial {s.serial}: the secret is {len(s.secret)} bytes, under RFC 4226's 128-bit minimum; the "
+        "station's code checker (pyotp) refuses secrets under 112 bits"
+        for s in good
+        if s.kind is not OtpKind.YUBICO_OTP and len(s.secret) < 16
+    )
+    return ImportResult(fmt, good, all_rejects, (*notes, *weak))

@@ -122,8 +122,10 @@ def _container_keys(root: ET.Element, password: str | bytes | None, preshared_ke
         derived = _find(enc_key, "xenc11:DerivedKey")
         if derived is not None:
             cipher_key, label = _derive(derived, root, password)
-        elif _find(enc_key, "ds:KeyName") is not None:
-            label = f"pre-shared key {_text(_find(enc_key, 'ds:KeyName'))!r}"
+        elif _find(enc_key, "ds:KeyName") is not None or not len(enc_key):
+            # python-pskc writes an empty EncryptionKey for an unnamed pre-shared key.
+            name = _text(_find(enc_key, "ds:KeyName"))
+            label = f"pre-shared key {name!r}" if name else "pre-shared key"
             if preshared_key is None:
                 raise SeedFileError(
                     f"The PSKC file is encrypted with the {label}, and no pre-shared key was given.",
@@ -145,7 +147,9 @@ def _container_keys(root: ET.Element, password: str | bytes | None, preshared_ke
     mac_key = None
     method = _find(root, "p:MACMethod")
     if method is not None:
-        mac_uri = method.get("Algorithm", "")
+        # The attribute is mandatory in RFC 6030; python-pskc omits it when no value needs a MAC
+        # (key wrap) and means its default, HMAC-SHA1.
+        mac_uri = method.get("Algorithm") or pc.HMAC_SHA1
         if mac_uri not in pc.MACS:
             raise SeedFileError(
                 f"The PSKC file's MAC algorithm {mac_uri!r} is not supported.",
@@ -201,7 +205,8 @@ def _derive(derived: ET.Element, root: ET.Element, password: str | bytes | None)
             f"The PSKC file is protected by a {label}, and no password was given.",
             "Give the password the vendor sent separately, e.g. --password.",
         )
-    params = _find(method, "pkcs5:PBKDF2-params")
+    # RFC 6030 figure 7 puts PBKDF2-params in the PKCS #5 namespace, python-pskc in xenc11's.
+    params = next((el for el in method if el.tag.rsplit("}", 1)[-1] == "PBKDF2-params"), None)
     if params is None:
         raise SeedFileError("The PSKC file's PBKDF2 parameters are missing.", "Ask the vendor to resend it.")
 

@@ -30,7 +30,12 @@ def python_pskc_secrets(n: int, **unlock: object) -> list[bytes]:
 
 
 def test_figure2_basic_container():
-    (seed,) = parse_pskc(figure(2)).seeds
+    result = parse_pskc(figure(2))
+    (seed,) = result.seeds
+    assert result.notes == (
+        "serial 12345678: the secret is 4 bytes, under RFC 4226's 128-bit minimum; the station's code "
+        "checker (pyotp) refuses secrets under 112 bits",
+    )
     assert (seed.serial, seed.kind, seed.secret) == ("12345678", OtpKind.HOTP, b"1234")
     assert seed.issuer == "Issuer-A"
     assert [seed.secret] == python_pskc_secrets(2)
