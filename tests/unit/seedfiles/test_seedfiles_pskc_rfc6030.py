@@ -105,3 +105,10 @@ def test_figure10_bulk_one_device_with_successive_keys_is_not_a_duplicate():
 def test_good_ones_mode_keeps_the_good_and_lists_figure4s_entry():
     result = parse_pskc(figure(4), mode=ImportMode.GOOD_ONES)
     assert result.seeds == () and len(result.rejects) == 1
+
+
+def test_yubico_pskc_profile_example():
+    (seed,) = parse_pskc((DATA / "yubico-pskc-draft-example1.pskcxml").read_bytes()).seeds
+    assert (seed.serial, seed.slot, seed.kind) == ("283599", 1, OtpKind.YUBICO_OTP)
+    assert (seed.public_id, seed.private_id.hex()) == ("ekhgjhbctrgn", "ca62baca62ba")
+    assert seed.secret == bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
