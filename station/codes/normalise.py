@@ -17,11 +17,10 @@ _DIGITS = frozenset("0123456789")
 
 def strip_separators(text: object) -> str | Malformed:
     """The input without separators; empty or not text at all is malformed."""
-    if not isinstance(text, str):
-        return Malformed(MalformedReason.EMPTY, "No code was given.", "Type the code shown on the key.")
-    cleaned = text.translate(_SEPARATORS)
+    cleaned = text.translate(_SEPARATORS) if isinstance(text, str) else ""
     if not cleaned:
-        return Malformed(MalformedReason.EMPTY, "No code was given.", "Type the code shown on the key.")
+        return Malformed(MalformedReason.EMPTY, "The code is malformed: it is empty.",
+                         "Type the code you were given.")
     return cleaned
 
 
