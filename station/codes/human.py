@@ -50,7 +50,7 @@ def generate(groups: int, rng: Random) -> str:
 
 def read(text: object, groups: int, *, what: str) -> str | Malformed:
     """The canonical form (capitals, no dashes) of a typed code of `groups` groups, or why it is none."""
-    cleaned = strip_separators(text)
+    cleaned = strip_separators(text, what)
     if isinstance(cleaned, Malformed):
         return cleaned
     canonical = cleaned.upper().translate(_READ_AS) if cleaned.isascii() else cleaned

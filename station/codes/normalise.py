@@ -15,12 +15,12 @@ _SEPARATORS = str.maketrans("", "", " \t\r\n-")
 _DIGITS = frozenset("0123456789")
 
 
-def strip_separators(text: object) -> str | Malformed:
+def strip_separators(text: object, what: str = "code", hint: str = "") -> str | Malformed:
     """The input without separators; empty or not text at all is malformed."""
     cleaned = text.translate(_SEPARATORS) if isinstance(text, str) else ""
     if not cleaned:
-        return Malformed(MalformedReason.EMPTY, "The code is malformed: it is empty.",
-                         "Type the code you were given.")
+        return Malformed(MalformedReason.EMPTY, f"The {what} is malformed: it is empty.",
+                         hint or f"Type the {what} you were given.")
     return cleaned
 
 

@@ -35,6 +35,7 @@ TICKET_CHARS = 32  # one AES block, two characters a byte
 MAX_PUBLIC_ID = 16
 USAGE_MAX = 0x7FFF  # 15 bits; the key stops counting there
 PRIVATE_ID_SIZE, AES_KEY_SIZE = 6, 16
+_TOUCH_AGAIN = "Touch the key again with the cursor in an empty field, and let it type the whole OTP."
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def parse_yubico_otp(text: object) -> tuple[YubicoOtpReading, ...] | Malformed:
 
     The station looks the key up by a reading's public id before verifying.
     """
-    cleaned = strip_separators(text)
+    cleaned = strip_separators(text, "OTP", _TOUCH_AGAIN)
     if isinstance(cleaned, Malformed):
         return cleaned
     cleaned = cleaned.lower() if cleaned.isascii() else cleaned
@@ -109,7 +110,7 @@ def parse_yubico_otp(text: object) -> tuple[YubicoOtpReading, ...] | Malformed:
         return Malformed(
             MalformedReason.WRONG_LENGTH,
             f"This is not a Yubico OTP: it is {len(cleaned)} characters; an OTP is 32 to 64 (usually 44).",
-            "Touch the key again with the cursor in an empty field, and let it type the whole OTP.",
+            _TOUCH_AGAIN,
         )
     readings = []
     for encoding in encodings:
@@ -140,7 +141,7 @@ def verify_yubico_otp(key: YubicoOtpKey, state: YubicoOtpState, otp: object) -> 
         return Malformed(
             MalformedReason.WRONG_LENGTH,
             f"The OTP is {length} characters; an OTP from this key is {expected}.",
-            "Touch the key again with the cursor in an empty field, and let it type the whole OTP.",
+            _TOUCH_AGAIN,
         )
     mine = [r for r in readings if r.public_id == key.public_id]
     if not mine:
