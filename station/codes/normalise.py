@@ -26,7 +26,7 @@ def strip_separators(text: object, what: str = "code", hint: str = "") -> str | 
 
 def digits(text: object, lengths: range) -> str | Malformed:
     """A numeric one-time code of one of `lengths` digits (ASCII only: '１２３' is not a code)."""
-    cleaned = strip_separators(text)
+    cleaned = strip_separators(text, "code", "Read the code off the key and type its digits.")
     if isinstance(cleaned, Malformed):
         return cleaned
     if not _DIGITS.issuperset(cleaned):

@@ -2,7 +2,9 @@
 
 import pytest
 from oath_reference import hotp
+from yubikit.yubiotp import SLOT, HotpSlotConfiguration, YubiOtpSession
 
+from drivers.emulator import VirtualConnection, VirtualYubiKey
 from station.codes import (
     Accepted,
     HotpState,
@@ -132,3 +134,21 @@ def test_malformed_codes(typed, why):
 def test_spaces_and_dashes_are_ignored():
     assert verify_hotp(TOKEN, HotpState(), "755 224").state == HotpState(1)
     assert resync_hotp(TOKEN, HotpState(), "287-082", " 359152 ").state == HotpState(3)
+
+
+def test_codes_from_a_virtual_keys_hotp_slot(tmp_path):
+    """End to end in-process: the virtual key's OTP applet types HOTP codes, the core verifies them."""
+    key = VirtualYubiKey.open(7654322, state_path=tmp_path / "key.json")
+    YubiOtpSession(VirtualConnection(key)).put_configuration(SLOT.TWO, HotpSlotConfiguration(RFC4226_SECRET))
+    state = verify_hotp(TOKEN, HotpState(), key.press_button(2)).state
+    assert state == HotpState(1)
+    for _ in range(4):  # pressed away from the desk: within the look-ahead
+        key.press_button(2)
+    state = verify_hotp(TOKEN, state, key.press_button(2)).state
+    assert state == HotpState(6)
+    for _ in range(300):  # a bored holder: far out of step
+        key.press_button(2)
+    assert isinstance(verify_hotp(TOKEN, state, key.press_button(2)), Rejected)
+    state = resync_hotp(TOKEN, state, key.press_button(2), key.press_button(2)).state
+    assert state == HotpState(309)
+    assert verify_hotp(TOKEN, state, key.press_button(2)).state == HotpState(310)

@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from oath_reference import hotp
+from yubikit.oath import HASH_ALGORITHM, OATH_TYPE, CredentialData, OathSession
 
+from drivers.emulator import VirtualConnection, VirtualYubiKey
 from station.codes import (
     Accepted,
     Malformed,
@@ -173,3 +175,20 @@ def test_bad_token_records_are_refused_clearly():
         TotpToken(SEED, digits=9)
     with pytest.raises(InputError, match="time step"):
         TotpToken(SEED, period=0)
+
+
+@pytest.mark.parametrize("algorithm", ["SHA1", "SHA256", "SHA512"])
+def test_codes_from_a_virtual_keys_oath_applet(algorithm):
+    """End to end in-process: the virtual YubiKey's OATH applet computes, the core verifies."""
+    session = OathSession(VirtualConnection(VirtualYubiKey.open(1000002, "5.4.3")))
+    token = TotpToken(SEEDS[algorithm], algorithm, digits=6)
+    data = CredentialData("Station:alice", OATH_TYPE.TOTP, HASH_ALGORITHM[algorithm], token.secret, digits=6)
+    credential = session.put_credential(data)
+    state = TotpState()
+    for seconds in (0, 30, 95, 600):
+        at = T0 + timedelta(seconds=seconds)
+        shown = session.calculate_code(credential, int(at.timestamp())).value
+        result = verify_totp(token, state, shown, at)
+        assert isinstance(result, Accepted), (seconds, result)
+        state = result.state
+        assert isinstance(verify_totp(token, state, shown, at), Rejected)
