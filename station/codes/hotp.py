@@ -29,6 +29,10 @@ class HotpState:
 
     next_counter: int = 0
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.next_counter <= MAX_COUNTER + 1:
+            raise ValueError("an HOTP token's next counter is 0 to 2**64")
+
 
 def _spent() -> Rejected:
     return Rejected(RejectReason.EXHAUSTED, "This token has used every counter value it has.",

@@ -119,6 +119,9 @@ def test_the_counter_never_wraps():
     assert resync_hotp(TOKEN, HotpState(top - 5), code(top - 1), code(top)).state == HotpState(top + 1)
     with pytest.raises(ValueError):
         TOKEN.code_at(top + 1)
+    for damaged in (-1, top + 2):
+        with pytest.raises(ValueError):
+            HotpState(damaged)
 
 
 @pytest.mark.parametrize("typed,why", [
