@@ -103,8 +103,11 @@ def _ensure_vault_table(ledger: Ledger) -> None:
 
 def _prepare(ledger: Ledger) -> None:
     with ledger.db.conn:
-        projection.ensure_tables(ledger.db)
+        stale = projection.ensure_tables(ledger.db)
         _ensure_vault_table(ledger)
+    if stale:
+        # A station made by an older version: its projection lacks a column; the ledger refills it.
+        projection.rebuild(ledger.db, list(ledger.entries()))
 
 
 def init_station(

@@ -43,6 +43,7 @@ TABLES = {
             "status": str,
             "issued_at": str,
             "last_step": int,
+            "drift": int,
         },
         "id",
     ),
@@ -61,11 +62,16 @@ TABLES = {
 }
 
 
-def ensure_tables(db: sqlite_utils.Database) -> None:
+def ensure_tables(db: sqlite_utils.Database) -> bool:
+    """Create missing tables; True when a table lacks a column of this layout (rebuild it from the ledger)."""
+    stale = False
     for name, (columns, pk) in TABLES.items():
         if not db[name].exists():
             db[name].create(columns, pk=pk, not_null={pk})
+        elif set(columns) - set(db[name].columns_dict):
+            stale = True
     db.execute("CREATE INDEX IF NOT EXISTS credentials_owner ON credentials(owner, status)")
+    return stale
 
 
 def credential_key(serial: int, credential_id: str) -> str:
@@ -125,6 +131,7 @@ def _on_token_issued(db: sqlite_utils.Database, entry: Entry) -> None:
             "status": "active",
             "issued_at": entry.at,
             "last_step": -1,
+            "drift": 0,
         },
         replace=True,
     )
@@ -136,7 +143,9 @@ def _on_token_issue_failed(db: sqlite_utils.Database, entry: Entry) -> None:
 
 def _on_otp_accepted(db: sqlite_utils.Database, entry: Entry) -> None:
     b = entry.body
-    db["credentials"].update(credential_key(b["serial"], b["credential_id"]), {"last_step": b["step"]})
+    # The drift is where the token's clock was at this code, where the next code is looked for.
+    db["credentials"].update(credential_key(b["serial"], b["credential_id"]),
+                             {"last_step": b["step"], "drift": b.get("drift", 0)})
 
 
 HANDLERS: dict[str, Callable[[sqlite_utils.Database, Entry], None]] = {

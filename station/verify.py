@@ -1,25 +1,24 @@
-"""Offline TOTP verification with replay protection.
+"""Offline TOTP verification at the desk: the owner's active tokens, the code core, the ledger.
 
-A code is accepted for the owner's active credentials within one time step either side of now
-(RFC 6238 section 5.2's recommended network-delay allowance). Once a step has been accepted for a
-credential, that step and every earlier one are refused, so a code read over a shoulder is useless
-after its owner used it. Each outcome is a ledger event; the code itself is never recorded.
+The check itself is `station.codes.verify_totp`: one time step either side of where the token's
+clock is expected (RFC 6238 section 5.2), following the drift measured at its last accepted code, and
+never a step at or before the last accepted one, so a code read over a shoulder is useless after its
+owner used it. This module picks the owner's tokens, opens their seeds, and records each outcome as a
+ledger event (the accepted step and drift, or the reason); the code itself is never recorded.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
 
-import pyotp
-
+from .codes import Accepted, Malformed, Rejected, RejectReason, TotpState, TotpToken
+from .codes import verify_totp as check_totp
+from .codes.normalise import digits
 from .core import Station
 from .errors import InputError, StationError, VerificationFailed
 
-WINDOW = 1  # time steps either side of now
-_DIGESTS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
+WINDOW = 1  # time steps either side of the expected one
+CODE_LENGTHS = range(6, 9)
 
 
 @dataclass(frozen=True)
@@ -28,24 +27,20 @@ class VerifyResult:
     serial: int
     credential_id: str
     step: int
-    drift: int  # steps between the token's clock and ours: -1, 0 or +1
+    drift: int  # steps between the token's clock and ours when this code was accepted
     ledger_seq: int
 
 
 def normalise_code(code: str) -> str:
     """Strip the spaces and dashes people type; anything else that is not a digit is malformed."""
-    cleaned = "".join(ch for ch in (code or "") if ch not in " \t-")
-    if not cleaned.isascii() or not cleaned.isdigit() or not 6 <= len(cleaned) <= 8:
-        raise InputError(
-            "The code is malformed: a one-time code is 6 or 8 digits.",
-            "Read the code off the key again and type only its digits.",
-        )
-    return cleaned
+    typed = digits(code, CODE_LENGTHS)
+    if isinstance(typed, Malformed):
+        raise InputError(typed.message, typed.hint)
+    return typed
 
 
 def _code_at(seed: bytes, algorithm: str, digits: int, step: int) -> str:
-    totp = pyotp.TOTP(base64.b32encode(seed).decode(), digits=digits, digest=_DIGESTS[algorithm])
-    return totp.generate_otp(step)
+    return TotpToken(seed, algorithm, digits).code_at(step)
 
 
 def verify_totp(station: Station, owner: str, code: str, *, operator: str) -> VerifyResult:
@@ -68,26 +63,25 @@ def verify_totp(station: Station, owner: str, code: str, *, operator: str) -> Ve
             f"{owner} has no active TOTP token at this station.",
             "Check the owner id, or issue a token first.",
         )
-    now = int(station.now().timestamp())
+    now = station.now()
+    used: list[tuple[dict, Rejected]] = []
     for row in rows:
         if len(code) != row["digits"]:
             continue
-        seed = station.secret(row["vault_record"])
-        current = now // row["period"]
-        for drift in sorted(range(-WINDOW, WINDOW + 1), key=abs):  # nearest step first
-            step = current + drift
-            if not hmac.compare_digest(_code_at(seed, row["algorithm"], row["digits"], step), code):
-                continue
-            body = {"owner": owner, "serial": row["serial"], "credential_id": row["credential_id"],
-                    "step": step, "drift": drift}
-            if step <= row["last_step"]:
-                station.append("otp.rejected", dict(body, reason="replay"), actor=operator)
-                raise VerificationFailed(
-                    "This code was already used; a code is accepted only once.",
-                    "Wait for the key to show the next code and type that one.",
-                )
+        token = TotpToken(station.secret(row["vault_record"]), row["algorithm"], row["digits"], row["period"])
+        result = check_totp(token, TotpState(row["last_step"], row["drift"] or 0), code, now, window=WINDOW)
+        ids = {"owner": owner, "serial": row["serial"], "credential_id": row["credential_id"]}
+        if isinstance(result, Accepted):
+            body = dict(ids, step=result.state.last_step, drift=result.state.drift)
             entry = station.append("otp.accepted", body, actor=operator)
-            return VerifyResult(owner, row["serial"], row["credential_id"], step, drift, entry.seq)
+            return VerifyResult(owner, row["serial"], row["credential_id"], result.state.last_step,
+                                result.state.drift, entry.seq)
+        if isinstance(result, Rejected) and result.reason in (RejectReason.REPLAY, RejectReason.OLDER):
+            used.append((ids, result))
+    if used:
+        ids, result = used[0]
+        station.append("otp.rejected", dict(ids, reason=str(result.reason)), actor=operator)
+        raise VerificationFailed(result.message, result.hint)
     station.append("otp.rejected", {"owner": owner, "reason": "wrong code"}, actor=operator)
     raise VerificationFailed(
         f"The code does not match {owner}'s token.",
