@@ -1,121 +1,798 @@
-"""Full verification of a ledger's stored rows.
+"""Full verification of a ledger file or an exported bundle, streaming, on all cores.
 
-What it proves: every stored entry is well-formed canonical bytes, matches its recorded hash, sits at
-the position it claims, links to the entry before it, and carries a valid signature by a trusted key.
-What it cannot prove on its own: that no entries were cut off the end. Deleting the newest entries
-leaves a shorter but perfectly consistent chain. Signed Merkle checkpoints (RFC 6962 / C2SP
-tlog-checkpoint, a later issue), held outside the station, close that gap.
+What it proves: every entry is well-formed canonical bytes of its version, sits at the index it
+claims, links to the entry before it; the RFC 6962 tree rebuilt from the entries has the root of the
+latest signed checkpoint, whose signature is by the log key valid at its size (a key is valid from
+the rotation that brings it in to the one that retires it; anything it signs beyond is refused); the
+same for every kept checkpoint (key rotations, witnessed ones) and the witnesses' cosignatures on
+them; every endorsement verifies and was made by a key enrolled and not retired at that entry; and,
+given a checkpoint the auditor trusted earlier, that the ledger extends it. It names the first
+problem and its kind (``ledger.report``): modified, deleted, truncated, reordered, inserted, forked.
+
+What it cannot prove alone: that nobody replaced the whole ledger, checkpoints and key list with a
+consistent forgery under a new key, or cut it back to an older checkpoint the station kept. The
+auditor's own copy of the log key (``--key``), a checkpoint kept from an earlier audit
+(``--trusted``) and witnesses' cosignatures close those gaps.
+
+Speed: entries are checked in chunks of 65,536 by worker processes (one per core), each reading its
+own range of the file; the main process folds the chunks' subtree roots, in order, into the tree and
+replays the few ``ledger.*`` events. Per entry a worker does one SHA-256 (the leaf hash, which is also
+the chain link), one parse and re-encode with orjson for the exact canonical-form check
+(``ledger.canonical``), and no signature check: the checkpoint's signature covers all entries at once.
+Memory stays flat: nothing but a chunk's rows and O(log n) hashes is held.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import hashlib
+import multiprocessing
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from ledger.canonical import entry_hash
-from ledger.entry import GENESIS_PREV, EntryFormatError, decode_entry
+from ledger import merkle
+from ledger.bundle import BundleReader, tile_path
+from ledger.entry import GENESIS_PREV, EntryFormatError, decode_entry, fast_decode
 from ledger.errors import LedgerError
-from ledger.keys import key_id as compute_key_id
+from ledger.keys import key_id
+from ledger.legacy import verify_rows
+from ledger.note import (
+    SIG_COSIGNATURE_V1,
+    NoteError,
+    Verifier,
+    parse_checkpoint,
+    parse_note,
+    parse_signature_line,
+    parse_verifier_key,
+)
+from ledger.report import (
+    DELETED,
+    FORKED,
+    INSERTED,
+    MALFORMED,
+    MODIFIED,
+    REORDERED,
+    SIGNATURE,
+    TRUNCATED,
+    VerifyReport,
+)
+from ledger.signers import (
+    COSIGNED,
+    ROTATED,
+    Endorsement,
+    EndorsementError,
+    KeyHistory,
+    event_statement,
+    key_name,
+    norm_key,
+)
+from ledger.store import SELECT_ROWS, as_row, kept_checkpoints, log_keys, read_state, witness_keys
 
-# (seq, entry, hash, signature, key_id) exactly as read from ledger_entries, unchecked.
-Row = tuple[object, object, object, object, object]
+CHUNK = 1 << 16  # entries per worker job: 256 tiles of 256
+_TILE = merkle.TILE_WIDTH
 
 
 @dataclass(frozen=True)
-class VerifyReport:
-    """Outcome of ``Ledger.verify``.
-
-    ``checked`` counts entries that passed every check before the first problem (all of them when
-    ``ok``). ``first_bad_seq`` and ``problem`` name the first failure, in a sentence for an auditor.
-    """
-
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
+class Job:
+    source: tuple[str, str]  # ("db", path) or ("bundle", directory)
+    lo: int
+    hi: int
+    size: int  # entries expected in the whole scan (for bundle paths)
+    origin: str
+    snapshots: tuple[int, ...]  # tree sizes in (lo, hi] whose compact range is wanted
 
 
-def _check_keys(public_keys: Mapping[str, Ed25519PublicKey]) -> None:
-    # A mislabelled key would make every failure message name the wrong key; refuse it up front.
-    for kid, public_key in public_keys.items():
-        if not isinstance(public_key, Ed25519PublicKey) or compute_key_id(public_key) != kid:
-            raise LedgerError(
-                f"trusted key {kid!r} is not the Ed25519 public key with that id",
-                "build the mapping as {key_id(pk): pk for pk in keys}",
+@dataclass
+class Result:
+    lo: int
+    hi: int
+    checked: int = 0  # entries that passed, from lo
+    problem: tuple[int | None, str, str] | None = None  # (seq, kind, message)
+    first_prev: str | None = None  # the first entry's link, checked by the caller
+    first_version: int = 2
+    last_leaf: str = GENESIS_PREV  # hex leaf hash of the last entry
+    last_sha: str = ""  # hex SHA-256 of the last entry (what a v1 successor links to)
+    compact: list[bytes] = field(default_factory=list)  # range hashes of [lo, hi)
+    snapshots: dict[int, list[bytes]] = field(default_factory=dict)
+    specials: list[tuple[int, str, dict[str, Any] | None, list[str]]] = field(default_factory=list)
+    max_v1: int | None = None
+    min_v2: int | None = None
+
+
+# --- the worker ---------------------------------------------------------------------------------
+
+
+def _db_rows(path: str, lo: int, hi: int) -> Iterator[tuple[int, object, object]]:
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    conn.text_factory = bytes  # a tampered text column may not be UTF-8; never let that stop us
+    try:
+        cur = conn.execute(
+            "SELECT seq, entry, hash, typeof(entry) FROM ledger_entries"
+            " WHERE seq >= ? AND seq < ? ORDER BY seq",
+            (lo, hi),
+        )
+        for seq, raw, recorded, kind in cur:
+            yield seq, raw if kind == b"blob" else ("text", raw), recorded
+    finally:
+        conn.close()
+
+
+def _db_nodes(path: str, level: int, lo: int, hi: int) -> dict[int, bytes]:
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return dict(
+            conn.execute(
+                "SELECT idx, hash FROM ledger_tree WHERE level = ? AND idx >= ? AND idx < ?", (level, lo, hi)
             )
+        )
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        conn.close()
 
 
-def _short(kid: object) -> str:
-    return repr(kid) if not isinstance(kid, str) else kid
+def scan(job: Job) -> Result:
+    """Check entries [job.lo, job.hi) and compute their subtree hashes. Runs in a worker process."""
+    res = Result(job.lo, job.hi)
+    kind, where = job.source
+    if kind == "db":
+        rows: Iterable[tuple[int, object, object]] = _db_rows(where, job.lo, job.hi)
+        stored8 = _db_nodes(where, merkle.TILE_HEIGHT, job.lo // _TILE, job.hi // _TILE)
+        reader = None
+    else:
+        reader = BundleReader(where)
+        rows = ((seq, raw, None) for seq, raw in reader.entries(job.lo, job.hi, job.size))
+        stored8 = {}
+    sha = hashlib.sha256
+    expected = job.lo
+    prev: str | None = None
+    prev_sha = ""
+    leaves: list[bytes] = []
+    tiles: list[bytes] = []
+    snapshots = set(job.snapshots)
+
+    def fail(seq: int | None, what: str, message: str) -> Result:
+        res.problem = (seq, what, message)
+        res.checked = expected - job.lo
+        return res
+
+    for seq, raw, recorded in rows:
+        if seq != expected:
+            return fail(expected, DELETED, f"sequence gap: entry {expected} is missing")
+        if type(raw) is not bytes:
+            if raw is None:
+                return fail(
+                    seq,
+                    DELETED,
+                    f"entry {seq} is missing from the bundle (its entry bundle is gone or damaged)",
+                )
+            return fail(seq, MALFORMED, f"entry {seq}: stored entry is not a byte string")
+        leaf = sha(b"\x00" + raw).digest()
+        hx = leaf.hex()
+        doc = fast_decode(raw)
+        if doc is None or recorded is not None and recorded != hx.encode():
+            # Slow, exact path: v1 entries, and anything the fast path does not vouch for.
+            found = _slow_entry(seq, raw, recorded, doc)
+            if isinstance(found, tuple):
+                return fail(seq, *found)
+            doc = found
+        version = doc["v"]
+        if doc["seq"] != seq:
+            return fail(
+                seq,
+                REORDERED,
+                f"entry {seq}: records sequence number {doc['seq']} (entries were reordered or renumbered)",
+            )
+        link = doc["prev"]
+        if prev is None:
+            res.first_prev, res.first_version = link, version
+        elif link != (prev if version >= 2 else prev_sha):
+            return fail(seq, MODIFIED, f"entry {seq}: link to entry {seq - 1} broken")
+        if version == 1:
+            res.max_v1 = seq
+        elif res.min_v2 is None:
+            res.min_v2 = seq
+        kind_ = doc["type"]
+        if version >= 2 and (doc["sigs"] or kind_.startswith("ledger.")):
+            problem = _special(job.origin, seq, doc, res)
+            if problem is not None:
+                return fail(seq, SIGNATURE, problem)
+        prev = hx
+        if version == 1:
+            prev_sha = sha(raw).hexdigest()
+        expected += 1
+        leaves.append(leaf)
+        if len(leaves) == _TILE:
+            top = merkle.perfect_root(leaves)
+            tile = (expected - 1) // _TILE
+            if kind == "db" and stored8.get(tile) != top:
+                return fail(
+                    tile * _TILE,
+                    MODIFIED,
+                    f"entries {tile * _TILE}..{tile * _TILE + _TILE - 1} do not match the tree the station "
+                    "stored",
+                )
+            tiles.append(top)
+            leaves = []
+        if expected in snapshots:
+            res.snapshots[expected] = _compact(tiles, leaves)
+    if expected != job.hi:
+        return fail(expected, DELETED, f"sequence gap: entry {expected} is missing")
+    if reader is not None:
+        problem = _check_bundle_tiles(reader, job, tiles, leaves)
+        if problem is not None:
+            return fail(job.lo, MODIFIED, problem)
+    res.checked = expected - job.lo
+    res.last_leaf = prev or GENESIS_PREV
+    res.last_sha = prev_sha
+    res.compact = _compact(tiles, leaves)
+    return res
 
 
-def _check_row(
-    row: Row, expected_seq: int, expected_prev: str, public_keys: Mapping[str, Ed25519PublicKey]
-) -> str | None:
-    """Return the problem with one row, or None. Checks run from cheapest to most specific."""
-    seq, raw, recorded_hash, signature, kid = row
-    where = f"entry {seq}"
-    if not isinstance(raw, bytes):
-        return f"{where}: stored entry is not a byte string"
-    if recorded_hash != entry_hash(raw).hex():
-        return f"{where}: stored bytes do not match their hash"
-    try:
-        document = decode_entry(raw)
-    except EntryFormatError as exc:
-        return f"{where}: {exc.message}"
-    if document["seq"] != seq:
-        return f"{where}: records sequence number {document['seq']} (entries were reordered or renumbered)"
-    if document["prev"] != expected_prev:
-        if seq == 0:
-            return f"{where}: does not start the chain (its link should be all zeros)"
-        return f"{where}: link to entry {expected_seq - 1} broken"
-    public_key = public_keys.get(kid) if isinstance(kid, str) else None
-    if public_key is None:
-        return f"{where} names unknown key {_short(kid)}"
-    if not isinstance(signature, bytes):
-        return f"{where}: signature is not a byte string"
-    try:
-        public_key.verify(signature, raw)
-    except InvalidSignature:
-        return f"{where}: signature does not verify with key {kid}"
+def _slow_entry(
+    seq: int, raw: bytes, recorded: object, doc: dict[str, Any] | None
+) -> dict[str, Any] | tuple[str, str]:
+    """The entry's document, or (kind, problem), by the exact checks of both versions."""
+    if doc is None:
+        try:
+            doc = decode_entry(raw)
+        except EntryFormatError as exc:
+            return MALFORMED, f"entry {seq}: {exc.message}"
+    expected_hash = hashlib.sha256(raw).hexdigest() if doc["v"] == 1 else merkle.leaf_hash(raw).hex()
+    if recorded is not None and recorded != expected_hash.encode():
+        return MODIFIED, f"entry {seq}: stored bytes do not match their hash"
+    return doc
+
+
+def _special(origin: str, seq: int, doc: dict[str, Any], res: Result) -> str | None:
+    """Check an entry's endorsements cryptographically; keep what the key history needs."""
+    statement = event_statement(origin, doc["type"], doc["actor"], doc["at"], doc["body"])
+    keys = []
+    for item in doc["sigs"]:
+        try:
+            endorsement = Endorsement.from_json(item)
+            vkey = norm_key(endorsement.vkey)
+            if vkey is None or not endorsement.valid_for(statement):
+                return f"entry {seq}: the signature by {key_name(endorsement.vkey)} does not verify"
+        except EndorsementError as exc:
+            return f"entry {seq}: {exc.message}"
+        keys.append(vkey)
+    ledger_event = doc["type"].startswith("ledger.")
+    res.specials.append((seq, doc["type"], doc["body"] if ledger_event else None, keys))
     return None
 
 
-def verify_rows(rows: Iterable[Row], public_keys: Mapping[str, Ed25519PublicKey]) -> VerifyReport:
-    """Check ``rows`` (in ``seq`` order) and report the first problem.
+def _compact(tiles: list[bytes], leaves: list[bytes]) -> list[bytes]:
+    """Range hashes of a chunk prefix from its full-tile roots and the leaves of its open tile."""
+    top = merkle.Frontier()
+    for h in tiles:
+        top, _ = top.append(h)
+    low = merkle.Frontier()
+    for h in leaves:
+        low, _ = low.append(h)
+    return [*top.hashes, *low.hashes]
 
-    ``public_keys`` maps key id (``ledger.keys.key_id``) to the public keys the auditor trusts.
-    """
-    _check_keys(public_keys)
-    expected_seq, expected_prev = 0, GENESIS_PREV
-    for row in rows:
-        seq = row[0]
-        if isinstance(seq, int) and seq < expected_seq:
-            # Below the chain's range (e.g. renumbered to -5): name the entry by what it records.
-            try:
-                recorded = decode_entry(row[1])["seq"]  # type: ignore[arg-type]
-            except (EntryFormatError, TypeError):
-                recorded = seq
-            return VerifyReport(
-                ok=False,
-                checked=expected_seq,
-                first_bad_seq=recorded,
-                problem=f"entry {recorded} is stored under sequence number {seq} (entries were renumbered)",
+
+def _check_bundle_tiles(
+    reader: BundleReader, job: Job, tiles: list[bytes], leaves: list[bytes]
+) -> str | None:
+    """The bundle's level-0 and level-1 tiles must hold what its entries hash to."""
+    first = job.lo // _TILE
+    for n in range(first, (job.hi + _TILE - 1) // _TILE):
+        width = min(_TILE, job.size - n * _TILE)
+        got = reader.raw(tile_path(0, n, width))
+        want = None
+        if n - first < len(tiles) and width == _TILE:
+            want = None  # full tile: compared through its root below, to keep the leaves out of memory
+            if (
+                got is None
+                or len(got) != _TILE * 32
+                or merkle.perfect_root([got[i : i + 32] for i in range(0, len(got), 32)]) != tiles[n - first]
+            ):
+                return f"tile {tile_path(0, n, width)} does not hold the hashes of its entries"
+        else:
+            want = b"".join(leaves)
+            if got != want:
+                return f"tile {tile_path(0, n, width)} does not hold the hashes of its entries"
+    if tiles:
+        n1, width1 = job.lo // (_TILE * _TILE), len(tiles)
+        got = reader.raw(tile_path(1, n1, width1))
+        if got != b"".join(tiles):
+            return f"tile {tile_path(1, n1, width1)} does not hold the hashes of its subtrees"
+    return None
+
+
+# --- the orchestration --------------------------------------------------------------------------
+
+
+def _jobs(source: tuple[str, str], n: int, size: int, origin: str, sizes: set[int]) -> list[Job]:
+    jobs = []
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        jobs.append(Job(source, lo, hi, size, origin, tuple(sorted(s for s in sizes if lo < s <= hi))))
+    return jobs
+
+
+def _results(jobs: list[Job], workers: int | None) -> Iterator[Result]:
+    """Results in order; with several jobs, computed by a pool with a bounded window in flight."""
+    count = workers or os.cpu_count() or 1
+    if len(jobs) < 2 or count < 2:
+        for job in jobs:
+            yield scan(job)
+        return
+    # fork is cheapest, but not safe once threads exist (the kiosk); then spawn.
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context(method)) as pool:
+        pending: list[Future[Result]] = []
+        queue = list(jobs)
+        try:
+            while queue or pending:
+                while queue and len(pending) < 2 * count:
+                    pending.append(pool.submit(scan, queue.pop(0)))
+                yield pending.pop(0).result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+@dataclass
+class Inputs:
+    """What a ledger file or bundle says about itself; all of it is checked, none of it trusted."""
+
+    source: tuple[str, str]
+    origin: str
+    checkpoint: str
+    present: int  # entries on hand, 0..present-1 (gaps inside are found by the scan)
+    kept: list[tuple[int, str]]
+    log_keys: list[str]
+    witnesses: list[str]
+
+
+def _fail(checked: int, seq: int | None, kind: str, problem: str, notes: list[str]) -> VerifyReport:
+    return VerifyReport(False, checked, seq, problem, kind, notes=tuple(notes))
+
+
+def verify_inputs(
+    inputs: Inputs, trusted_keys: list[str] | None, trusted_checkpoint: str | None, workers: int | None
+) -> VerifyReport:
+    notes: list[str] = []
+    try:
+        note = parse_note(inputs.checkpoint)
+        latest = parse_checkpoint(note.text)
+    except NoteError as exc:
+        return _fail(
+            0, None, MALFORMED, f"the latest checkpoint is not a signed checkpoint: {exc.message}", notes
+        )
+    if latest.origin != inputs.origin:
+        return _fail(
+            0,
+            None,
+            MALFORMED,
+            f"the latest checkpoint is for log {latest.origin!r}, not {inputs.origin!r}",
+            notes,
+        )
+    trusted_cp = None
+    if trusted_checkpoint is not None:
+        try:
+            trusted_note = parse_note(trusted_checkpoint)
+            trusted_cp = parse_checkpoint(trusted_note.text)
+        except NoteError as exc:
+            raise LedgerError(
+                f"the trusted checkpoint is not a signed checkpoint: {exc.message}",
+                "give the checkpoint file exactly as the station printed it",
+            ) from exc
+        if trusted_cp.origin != inputs.origin:
+            return _fail(
+                0,
+                None,
+                FORKED,
+                f"the checkpoint you trusted is for log {trusted_cp.origin!r}, not {inputs.origin!r}",
+                notes,
             )
-        if seq != expected_seq:
-            # ORDER BY seq on an INTEGER PRIMARY KEY: a higher seq means the expected one is gone.
-            return VerifyReport(
-                ok=False,
-                checked=expected_seq,
-                first_bad_seq=expected_seq,
-                problem=f"sequence gap: entry {expected_seq} is missing",
+    n = inputs.present
+    sizes = {latest.size, *(s for s, _ in inputs.kept)}
+    if trusted_cp is not None:
+        sizes.add(trusted_cp.size)
+    roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
+    history = KeyHistory(inputs.origin)
+    cosigned: list[tuple[int, int, str, str]] = []  # (seq, size, witness vkey, line)
+    chunks = merkle.Frontier()  # over full chunks' roots (tree level 16)
+    chunk_roots: list[bytes] = []  # n / 65536 hashes: small, kept to check the stored upper tree
+    tail: list[bytes] = []
+    last_leaf, last_sha, checked = GENESIS_PREV, "", 0
+    max_v1, min_v2 = None, None
+    jobs = _jobs(inputs.source, n, n, inputs.origin, sizes)
+    for res in _results(jobs, workers):
+        if res.first_prev is not None and res.lo > 0:
+            want = last_leaf if res.first_version >= 2 else last_sha
+            if res.first_prev != want:
+                return _fail(
+                    checked, res.lo, MODIFIED, f"entry {res.lo}: link to entry {res.lo - 1} broken", notes
+                )
+        elif res.first_prev is not None and res.first_prev != GENESIS_PREV:
+            return _fail(
+                0, 0, MODIFIED, "entry 0: does not start the chain (its link should be all zeros)", notes
             )
-        problem = _check_row(row, expected_seq, expected_prev, public_keys)
+        for seq, event_type, body, keys in res.specials:
+            for vkey in keys:
+                why = history.check_endorsement(seq, event_type, body or {}, vkey)
+                if why is not None:
+                    return _fail(seq, seq, SIGNATURE, f"entry {seq} {why}", notes)
+            if body is not None:
+                why = history.apply(seq, event_type, body, keys)
+                if why is not None:
+                    return _fail(
+                        seq,
+                        seq,
+                        SIGNATURE if event_type == ROTATED else MALFORMED,
+                        f"entry {seq} {why}",
+                        notes,
+                    )
+                if event_type == COSIGNED:
+                    cosigned.append(
+                        (seq, body.get("size"), str(body.get("witness")), str(body.get("cosignature")))
+                    )
+        if res.problem is not None:
+            seq, kind, message = res.problem
+            return _fail(res.lo + res.checked, seq, kind, message, notes)
+        for s, hashes in res.snapshots.items():
+            roots[s] = merkle.fold([*chunks.hashes, *hashes])
+        if res.max_v1 is not None:
+            max_v1 = res.max_v1
+        if min_v2 is None and res.min_v2 is not None:
+            min_v2 = res.min_v2
+        if res.hi - res.lo == CHUNK and res.lo % CHUNK == 0:
+            chunks, _ = chunks.append(res.compact[0])
+            chunk_roots.append(res.compact[0])
+        else:
+            tail = res.compact
+        last_leaf, last_sha, checked = res.last_leaf, res.last_sha, res.hi
+    if max_v1 is not None and (min_v2 is not None and min_v2 < max_v1 or history.upgraded_at != max_v1 + 1):
+        return _fail(
+            checked, max_v1, MALFORMED, "version-1 entries follow the upgrade to the Merkle log", notes
+        )
+    if n < latest.size:
+        return _fail(
+            n,
+            n,
+            TRUNCATED,
+            f"the ledger ends after {n} entries but its latest checkpoint covers "
+            f"{latest.size}: entries {n}..{latest.size - 1} were cut off",
+            notes,
+        )
+    if n > latest.size:
+        return _fail(
+            latest.size,
+            latest.size,
+            INSERTED,
+            f"entries {latest.size}..{n - 1} are not covered by "
+            "any signed checkpoint: they were added behind the log's back",
+            notes,
+        )
+    root = merkle.fold([*chunks.hashes, *tail]) if n else merkle.EMPTY_ROOT
+    roots[n] = root
+    if root != latest.root_hash:
+        return _fail(
+            n,
+            None,
+            MODIFIED,
+            f"the {n} entries do not make the tree of the latest signed checkpoint: "
+            "an entry was changed, inserted or removed and the links rebuilt",
+            notes,
+        )
+    problem = _check_upper(inputs.source, chunk_roots, n)
+    if problem is not None:
+        return _fail(n, None, MODIFIED, problem, notes)
+    # Keys and signatures.
+    anchors = inputs.log_keys if trusted_keys is None else trusted_keys
+    trusted = [k for k in (norm_key(v) for v in anchors) if k is not None]
+    if trusted_keys is None:
+        notes.append(
+            "trusting the log keys recorded with the ledger; pass the key you hold to anchor the check"
+        )
+    if not history.log_keys:
+        signer = _signed_by(inputs.checkpoint, inputs.origin, trusted)
+        if signer is None:
+            return _fail(n, None, SIGNATURE, "the latest checkpoint is not signed by a key you trust", notes)
+        history.log_keys, history.log_starts = [signer], [0]
+    problem = _check_checkpoint(
+        inputs.checkpoint, latest.size, inputs.origin, history, "the latest checkpoint"
+    )
+    if problem is not None:
+        return _fail(n, None, SIGNATURE, problem, notes)
+    if not any(k in trusted for k in history.log_keys):
+        return _fail(
+            n,
+            None,
+            SIGNATURE,
+            "the log's keys are not the ones you trust (a different or replaced log)",
+            notes,
+        )
+    kept_sizes = {}
+    for size, text in inputs.kept:
+        if size > n:
+            return _fail(
+                n,
+                n,
+                TRUNCATED,
+                f"the station kept a signed checkpoint of size {size}, "
+                f"but the ledger ends after {n} entries: it was cut off",
+                notes,
+            )
+        what = f"the kept checkpoint of size {size}"
+        try:
+            kept_cp = parse_checkpoint(parse_note(text).text)
+        except NoteError as exc:
+            return _fail(n, None, MALFORMED, f"{what} is malformed: {exc.message}", notes)
+        if kept_cp.size != size or kept_cp.origin != inputs.origin:
+            return _fail(n, None, MALFORMED, f"{what} is not a checkpoint of this log at that size", notes)
+        problem = _check_checkpoint(text, size, inputs.origin, history, what)
         if problem is not None:
-            return VerifyReport(ok=False, checked=expected_seq, first_bad_seq=seq, problem=problem)
-        expected_seq += 1
-        expected_prev = entry_hash(row[1]).hex()  # type: ignore[arg-type]  # bytes, checked above
-    return VerifyReport(ok=True, checked=expected_seq)
+            return _fail(n, None, SIGNATURE, problem, notes)
+        if roots.get(size) != kept_cp.root_hash:
+            return _fail(
+                n, None, FORKED, f"{what} was signed over a different history: the log forked", notes
+            )
+        problem = _check_cosignatures(text, inputs.witnesses, what)
+        if problem is not None:
+            return _fail(n, None, SIGNATURE, problem, notes)
+        kept_sizes[size] = text
+    for i, start in enumerate(history.log_starts[1:], 1):
+        text = kept_sizes.get(start)
+        both = [history.log_keys[i - 1], history.log_keys[i]]
+        if text is None or any(_signed_by(text, inputs.origin, [k]) is None for k in both):
+            return _fail(
+                n,
+                start - 1,
+                SIGNATURE,
+                f"no checkpoint signed by both the old and the new key was kept "
+                f"for the key rotation at entry {start - 1}",
+                notes,
+            )
+    for seq, size, witness, line in cosigned:
+        text = kept_sizes.get(size) if isinstance(size, int) else None
+        if text is None or _cosignature_ok(text, witness, line) is not None:
+            return _fail(
+                n,
+                seq,
+                SIGNATURE,
+                f"entry {seq} records a cosignature that does not match a kept checkpoint of size {size}",
+                notes,
+            )
+    if trusted_cp is not None:
+        problem = _check_checkpoint(
+            trusted_checkpoint or "", trusted_cp.size, inputs.origin, history, "the checkpoint you trusted"
+        )
+        if problem is not None:
+            return _fail(n, None, FORKED, f"{problem}: it is not from this log's history", notes)
+        if trusted_cp.size > n:
+            return _fail(
+                n,
+                n,
+                TRUNCATED,
+                f"the ledger ends after {n} entries, before the {trusted_cp.size} of the "
+                "checkpoint you trusted: entries were cut off (or the log rolled back)",
+                notes,
+            )
+        if roots.get(trusted_cp.size) != trusted_cp.root_hash:
+            return _fail(
+                n,
+                None,
+                FORKED,
+                f"the first {trusted_cp.size} entries are not the history of the checkpoint "
+                "you trusted: the log was rewritten (forked)",
+                notes,
+            )
+    return VerifyReport(True, n, size=n, root=root.hex(), checkpoint=inputs.checkpoint, notes=tuple(notes))
+
+
+def _check_upper(source: tuple[str, str], chunk_roots: list[bytes], n: int) -> str | None:
+    """The stored tree above the chunks (levels 16, 24, ...; tile levels 2, 3, ...) matches the entries."""
+    levels: dict[int, list[bytes]] = {}
+    current, level = chunk_roots, CHUNK.bit_length() - 1
+    while current:
+        if level >= 2 * merkle.TILE_HEIGHT and level % merkle.TILE_HEIGHT == 0:
+            levels[level] = current
+        current = [merkle.node_hash(current[i], current[i + 1]) for i in range(0, len(current) - 1, 2)]
+        level += 1
+    kind, where = source
+    if kind == "db":
+        conn = sqlite3.connect(f"{Path(where).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            stored = {
+                (lv, ix): h
+                for lv, ix, h in conn.execute(
+                    "SELECT level, idx, hash FROM ledger_tree WHERE level >= 16 AND idx < ? >> level", (n,)
+                )
+            }
+        finally:
+            conn.close()
+        want = {(lv, ix): h for lv, hashes in levels.items() for ix, h in enumerate(hashes)}
+        if stored != want:
+            return "the Merkle tree the station stored does not match its entries (ledger_tree was altered)"
+        return None
+    reader = BundleReader(where)
+    for lv, hashes in levels.items():
+        tile_level = lv // merkle.TILE_HEIGHT
+        for t in range(0, len(hashes), _TILE):
+            part = hashes[t : t + _TILE]
+            rel = tile_path(tile_level, t // _TILE, len(part))
+            if reader.raw(rel) != b"".join(part):
+                return f"tile {rel} does not hold the hashes of its subtrees"
+    return None
+
+
+def _verifiers(keys: Iterable[str]) -> list[Verifier]:
+    return [parse_verifier_key(k) for k in keys]
+
+
+def _signed_by(text: str, origin: str, keys: list[str]) -> str | None:
+    """The first of ``keys`` with a valid signature on the note ``text``."""
+    try:
+        note = parse_note(text)
+    except NoteError:
+        return None
+    message = note.text.encode()
+    for vkey in keys:
+        v = parse_verifier_key(vkey)
+        if v.name != origin:
+            continue
+        for sig in note.signatures:
+            if sig.name == v.name and sig.key_id == v.key_id and v.verify(message, sig.signature):
+                return vkey
+    return None
+
+
+def _check_checkpoint(text: str, size: int, origin: str, history: KeyHistory, what: str) -> str | None:
+    """A valid signature by a log key allowed at ``size``, and none by a log key that is not."""
+    allowed = history.log_keys_for_size(size)
+    if _signed_by(text, origin, allowed) is None:
+        return f"{what} (size {size}) is not signed by the log key valid at that size"
+    for vkey in history.log_keys:
+        if vkey not in allowed and _signed_by(text, origin, [vkey]) is not None:
+            retired = history.retirement_of(vkey)
+            when = (
+                f"after its retirement at entry {retired}"
+                if retired is not None and retired < size
+                else "before its time"
+            )
+            return f"{what} (size {size}) is signed by key {key_name(vkey)} {when}"
+    return None
+
+
+def _cosignature_ok(text: str, witness: str, line: str) -> str | None:
+    try:
+        verifier = parse_verifier_key(witness)
+        sig = parse_signature_line(line)
+        message = parse_note(text).text.encode()
+    except NoteError as exc:
+        return exc.message
+    if verifier.sig_type != SIG_COSIGNATURE_V1 or (sig.name, sig.key_id) != (verifier.name, verifier.key_id):
+        return "not a cosignature by that witness"
+    return None if verifier.verify(message, sig.signature) else "the cosignature does not verify"
+
+
+def _check_cosignatures(text: str, witnesses: list[str], what: str) -> str | None:
+    try:
+        note = parse_note(text)
+        verifiers = _verifiers(witnesses)
+    except NoteError as exc:
+        return f"{what}: {exc.message}"
+    message = note.text.encode()
+    for v in verifiers:
+        for sig in note.signatures:
+            if (sig.name, sig.key_id) == (v.name, v.key_id) and not v.verify(message, sig.signature):
+                return f"{what} carries a cosignature by {v.name} that does not verify"
+    return None
+
+
+# --- entry points -------------------------------------------------------------------------------
+
+
+def verify_ledger_file(
+    path: Path | str,
+    trusted_keys: list[str] | None,
+    *,
+    trusted_checkpoint: str | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify the ledger in an SQLite file (read-only; the file is not altered)."""
+    path = Path(path)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        try:
+            conn.execute("BEGIN")  # one snapshot for the facts below, while a station may append
+            state = read_state(conn)
+        except sqlite3.OperationalError:
+            conn.close()
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            state = read_state(conn)
+        if state is None:
+            return _legacy(conn, trusted_keys)
+        lowest, highest = conn.execute("SELECT min(seq), max(seq) FROM ledger_entries").fetchone()
+        if lowest is not None and lowest < 0:
+            row = conn.execute(SELECT_ROWS + " WHERE seq = ?", (lowest,)).fetchone()
+            try:
+                recorded = decode_entry(as_row(row)[1])["seq"]  # type: ignore[arg-type]
+            except (EntryFormatError, TypeError):
+                recorded = lowest
+            return VerifyReport(
+                False,
+                0,
+                recorded,
+                f"entry {recorded} is stored under sequence number {lowest} (entries were renumbered)",
+                REORDERED,
+            )
+        inputs = Inputs(
+            ("db", str(path)),
+            state.origin,
+            state.checkpoint,
+            0 if highest is None else highest + 1,
+            kept_checkpoints(conn),
+            [v for _, v in log_keys(conn)],
+            witness_keys(conn),
+        )
+    finally:
+        conn.close()
+    return verify_inputs(inputs, trusted_keys, trusted_checkpoint, workers)
+
+
+def verify_bundle(
+    directory: Path | str,
+    trusted_keys: list[str] | None,
+    *,
+    trusted_checkpoint: str | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify an exported bundle (``ledger.bundle``)."""
+    reader = BundleReader(directory)
+    meta = reader.meta()
+    checkpoint = reader.text("checkpoint") or ""
+    try:
+        origin = parse_checkpoint(parse_note(checkpoint).text).origin
+    except NoteError as exc:
+        return VerifyReport(False, 0, None, f"the bundle's checkpoint is malformed: {exc.message}", MALFORMED)
+    if meta.get("origin") not in (None, origin):
+        return VerifyReport(
+            False, 0, None, "the bundle's ledger.json names another origin than its checkpoint", MALFORMED
+        )
+    inputs = Inputs(
+        ("bundle", str(reader.root)),
+        origin,
+        checkpoint,
+        reader.present(),
+        reader.kept(),
+        [v for _, v in reader.log_keys()],
+        reader.witness_keys(),
+    )
+    return verify_inputs(inputs, trusted_keys, trusted_checkpoint, workers)
+
+
+def _legacy(conn: sqlite3.Connection, trusted_keys: list[str] | None) -> VerifyReport:
+    """A v1 ledger nobody has upgraded yet: the old chained, per-entry-signed check."""
+    keys = {}
+    for vkey in trusted_keys or []:
+        try:
+            pk = parse_verifier_key(vkey).public_key
+        except NoteError:
+            continue
+        keys[key_id(pk)] = pk
+    report = verify_rows((as_row(r) for r in conn.execute(SELECT_ROWS + " ORDER BY seq")), keys)
+    note = (
+        "this ledger predates signed checkpoints: entries cut off its end cannot be seen; open the station "
+        "once with its passphrase to upgrade it"
+    )
+    return VerifyReport(
+        report.ok,
+        report.checked,
+        report.first_bad_seq,
+        report.problem,
+        report.kind,
+        size=report.size,
+        notes=(note,),
+    )

@@ -167,11 +167,11 @@ def _encode(**changes):
     return encode_entry(**parts)
 
 
-def test_entry_encoding_is_the_canonical_v1_document():
+def test_entry_encoding_is_the_canonical_v2_document():
     raw = _encode()
     assert raw == (
         b'{"actor":"op-1","at":"2025-01-31T09:15:00.000000Z","body":{"serial":7},'
-        b'"prev":"' + GENESIS_PREV.encode() + b'","seq":0,"type":"token.issued","v":1}'
+        b'"prev":"' + GENESIS_PREV.encode() + b'","seq":0,"sigs":[],"type":"token.issued","v":2}'
     )
     assert decode_entry(raw)["body"] == {"serial": 7}
 
@@ -204,8 +204,10 @@ def test_entry_rejects_bad_actors(actor):
         (lambda raw: raw.replace(b"{", b'{"actor":"x",', 1), "duplicate member"),
         (lambda raw: raw.replace(b'"serial":7', b'"serial":NaN'), "not JSON"),
         (lambda raw: raw[:-1], "not valid JSON"),
-        (lambda raw: raw.replace(b'"v":1', b'"v":2'), "unsupported version"),
-        (lambda raw: raw.replace(b'"v":1', b'"v":1,"w":1'), "not a ledger entry"),
+        (lambda raw: raw.replace(b'"v":2', b'"v":3'), "unsupported version"),
+        (lambda raw: raw.replace(b'"v":2', b'"v":2,"w":1'), "not a ledger entry"),
+        (lambda raw: raw.replace(b',"sigs":[]', b''), "not a ledger entry"),
+        (lambda raw: raw.replace(b'"sigs":[]', b'"sigs":[1]'), "bad sigs"),
         (lambda raw: raw.replace(b"09:15:00.000000Z", b"09:15:00Z"), "bad time"),
         (lambda raw: raw.replace(b'"serial":7', b'"serial":7.5'), "bad body"),
     ],
