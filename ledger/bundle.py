@@ -198,17 +198,26 @@ class BundleReader:
                 best = max(best, _end_of([*rel, name]))
         return best
 
-    def entries(self, lo: int, hi: int, size: int) -> Iterator[tuple[int, bytes | None]]:
-        """(seq, bytes) for lo <= seq < hi; bytes None where a bundle is missing or damaged."""
+    def entries(self, lo: int, hi: int, size: int) -> Iterator[tuple[int, bytes | None, bytes]]:
+        """(seq, bytes, hex leaf hash from tile/0) for lo <= seq < hi.
+
+        Bytes are None where an entry bundle is missing or damaged; the hash is b"" where the
+        level-0 tile does not have it.
+        """
         for n in range(lo // W, (hi + W - 1) // W):
             width = min(W, size - n * W)
-            data = self.raw(tile_path("entries", n, width))
-            if data is None and width != W:
-                data = self.raw(tile_path("entries", n, W))
-            batch = decode_bundle(data) if data is not None else None
+            batch = self._bundle(n, width)
+            hashes = self.raw(tile_path(0, n, width)) or b""
             for i in range(max(lo, n * W), min(hi, n * W + W)):
                 k = i - n * W
-                yield i, batch[k] if batch is not None and k < len(batch) else None
+                raw = batch[k] if batch is not None and k < len(batch) else None
+                yield i, raw, hashes[32 * k : 32 * k + 32].hex().encode()
+
+    def _bundle(self, n: int, width: int) -> list[bytes] | None:
+        data = self.raw(tile_path("entries", n, width))
+        if data is None and width != W:
+            data = self.raw(tile_path("entries", n, W))
+        return decode_bundle(data) if data is not None else None
 
     def raw(self, rel: str) -> bytes | None:
         try:

@@ -102,6 +102,7 @@ class Result:
     specials: list[tuple[int, str, dict[str, Any] | None, list[str]]] = field(default_factory=list)
     max_v1: int | None = None
     min_v2: int | None = None
+    tile_roots: list[bytes] = field(default_factory=list)  # level-8 hashes of the chunk's full tiles
 
 
 # --- the worker ---------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def scan(job: Job) -> Result:
         reader = None
     else:
         reader = BundleReader(where)
-        rows = ((seq, raw, None) for seq, raw in reader.entries(job.lo, job.hi, job.size))
+        rows = reader.entries(job.lo, job.hi, job.size)
         stored8 = {}
     sha = hashlib.sha256
     expected = job.lo
@@ -177,7 +178,7 @@ def scan(job: Job) -> Result:
         doc = fast_decode(raw)
         if doc is None or recorded is not None and recorded != hx.encode():
             # Slow, exact path: v1 entries, and anything the fast path does not vouch for.
-            found = _slow_entry(seq, raw, recorded, doc)
+            found = _slow_entry(seq, raw, recorded, doc, leaf_recorded=kind == "bundle")
             if isinstance(found, tuple):
                 return fail(seq, *found)
             doc = found
@@ -223,10 +224,7 @@ def scan(job: Job) -> Result:
             res.snapshots[expected] = _compact(tiles, leaves)
     if expected != job.hi:
         return fail(expected, DELETED, f"sequence gap: entry {expected} is missing")
-    if reader is not None:
-        problem = _check_bundle_tiles(reader, job, tiles, leaves)
-        if problem is not None:
-            return fail(job.lo, MODIFIED, problem)
+    res.tile_roots = tiles
     res.checked = expected - job.lo
     res.last_leaf = prev or GENESIS_PREV
     res.last_sha = prev_sha
@@ -235,15 +233,20 @@ def scan(job: Job) -> Result:
 
 
 def _slow_entry(
-    seq: int, raw: bytes, recorded: object, doc: dict[str, Any] | None
+    seq: int, raw: bytes, recorded: object, doc: dict[str, Any] | None, *, leaf_recorded: bool
 ) -> dict[str, Any] | tuple[str, str]:
-    """The entry's document, or (kind, problem), by the exact checks of both versions."""
+    """The entry's document, or (kind, problem), by the exact checks of both versions.
+
+    ``recorded`` is the hash stored beside the entry: in a database v1 rows hold SHA-256(bytes) and
+    v2 rows the leaf hash; a bundle's level-0 tile holds leaf hashes for all.
+    """
     if doc is None:
         try:
             doc = decode_entry(raw)
         except EntryFormatError as exc:
             return MALFORMED, f"entry {seq}: {exc.message}"
-    expected_hash = hashlib.sha256(raw).hexdigest() if doc["v"] == 1 else merkle.leaf_hash(raw).hex()
+    v1_hash = doc["v"] == 1 and not leaf_recorded
+    expected_hash = hashlib.sha256(raw).hexdigest() if v1_hash else merkle.leaf_hash(raw).hex()
     if recorded is not None and recorded != expected_hash.encode():
         return MODIFIED, f"entry {seq}: stored bytes do not match their hash"
     return doc
@@ -276,35 +279,6 @@ def _compact(tiles: list[bytes], leaves: list[bytes]) -> list[bytes]:
     for h in leaves:
         low, _ = low.append(h)
     return [*top.hashes, *low.hashes]
-
-
-def _check_bundle_tiles(
-    reader: BundleReader, job: Job, tiles: list[bytes], leaves: list[bytes]
-) -> str | None:
-    """The bundle's level-0 and level-1 tiles must hold what its entries hash to."""
-    first = job.lo // _TILE
-    for n in range(first, (job.hi + _TILE - 1) // _TILE):
-        width = min(_TILE, job.size - n * _TILE)
-        got = reader.raw(tile_path(0, n, width))
-        want = None
-        if n - first < len(tiles) and width == _TILE:
-            want = None  # full tile: compared through its root below, to keep the leaves out of memory
-            if (
-                got is None
-                or len(got) != _TILE * 32
-                or merkle.perfect_root([got[i : i + 32] for i in range(0, len(got), 32)]) != tiles[n - first]
-            ):
-                return f"tile {tile_path(0, n, width)} does not hold the hashes of its entries"
-        else:
-            want = b"".join(leaves)
-            if got != want:
-                return f"tile {tile_path(0, n, width)} does not hold the hashes of its entries"
-    if tiles:
-        n1, width1 = job.lo // (_TILE * _TILE), len(tiles)
-        got = reader.raw(tile_path(1, n1, width1))
-        if got != b"".join(tiles):
-            return f"tile {tile_path(1, n1, width1)} does not hold the hashes of its subtrees"
-    return None
 
 
 # --- the orchestration --------------------------------------------------------------------------
@@ -403,6 +377,8 @@ def verify_inputs(
     cosigned: list[tuple[int, int, str, str]] = []  # (seq, size, witness vkey, line)
     chunks = merkle.Frontier()  # over full chunks' roots (tree level 16)
     chunk_roots: list[bytes] = []  # n / 65536 hashes: small, kept to check the stored upper tree
+    level1: list[bytes] = []  # level-8 hashes not yet checked against a bundle's level-1 tile
+    level1_index = 0
     tail: list[bytes] = []
     last_leaf, last_sha, checked = GENESIS_PREV, "", 0
     max_v1, min_v2 = None, None
@@ -442,6 +418,12 @@ def verify_inputs(
             return _fail(res.lo + res.checked, seq, kind, message, notes)
         for s, hashes in res.snapshots.items():
             roots[s] = merkle.fold([*chunks.hashes, *hashes])
+        level1.extend(res.tile_roots)
+        while len(level1) >= _TILE:
+            problem = _check_level1(inputs.source, level1_index, level1[:_TILE])
+            if problem is not None:
+                return _fail(res.lo, None, MODIFIED, problem, notes)
+            level1, level1_index = level1[_TILE:], level1_index + 1
         if res.max_v1 is not None:
             max_v1 = res.max_v1
         if min_v2 is None and res.min_v2 is not None:
@@ -485,7 +467,8 @@ def verify_inputs(
             "an entry was changed, inserted or removed and the links rebuilt",
             notes,
         )
-    problem = _check_upper(inputs.source, chunk_roots, n)
+    problem = _check_level1(inputs.source, level1_index, level1) if level1 else None
+    problem = problem or _check_upper(inputs.source, chunk_roots, n)
     if problem is not None:
         return _fail(n, None, MODIFIED, problem, notes)
     # Keys and signatures.
@@ -589,6 +572,17 @@ def verify_inputs(
                 notes,
             )
     return VerifyReport(True, n, size=n, root=root.hex(), checkpoint=inputs.checkpoint, notes=tuple(notes))
+
+
+def _check_level1(source: tuple[str, str], index: int, hashes: list[bytes]) -> str | None:
+    """A bundle's level-1 tile holds the roots of its 256-entry subtrees."""
+    kind, where = source
+    if kind != "bundle":
+        return None  # a database's level-8 nodes are checked by the workers
+    rel = tile_path(1, index, len(hashes))
+    if BundleReader(where).raw(rel) != b"".join(hashes):
+        return f"tile {rel} does not hold the hashes of its subtrees"
+    return None
 
 
 def _check_upper(source: tuple[str, str], chunk_roots: list[bytes], n: int) -> str | None:
