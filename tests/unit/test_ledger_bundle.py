@@ -40,7 +40,9 @@ def path(tmp_path, signer):
     with Ledger.open(path, signer, origin=ORIGIN) as ledger:
         with ledger.atomic() as tx:
             for i in range(N):
-                tx.append("token.issued", {"serial": 10_000 + i, "owner": f"user-{i}"}, actor="op-1", at=at(i))
+                tx.append(
+                    "token.issued", {"serial": 10_000 + i, "owner": f"user-{i}"}, actor="op-1", at=at(i)
+                )
     return path
 
 
@@ -72,7 +74,12 @@ def test_paths_are_c2sp_tlog_tiles():
 
 def test_export_layout_and_verification(bundle, path, signer):
     assert sorted(p.name for p in bundle.iterdir()) == [
-        "README.md", "checkpoint", "ledger.json", "log-keys", "tile", "witness-keys",
+        "README.md",
+        "checkpoint",
+        "ledger.json",
+        "log-keys",
+        "tile",
+        "witness-keys",
     ]
     assert (bundle / "tile/entries/000").stat().st_size > 0
     assert (bundle / "tile/entries/002.p/88").is_file()
@@ -268,11 +275,18 @@ def test_endorsements_by_enrolled_keys(path, signer):
             tx.enrol_signer(vkey, proof, actor="admin", at=at(N), details={"note": "custodian key"})
         event = {"serial": 10_001, "to": "carol"}
         approval = endorse(operator, ORIGIN, "token.custody_transferred", "op-17", at(N + 1), event)
-        entry = ledger.append("token.custody_transferred", event, actor="op-17", at=at(N + 1), signatures=[approval])
+        entry = ledger.append(
+            "token.custody_transferred", event, actor="op-17", at=at(N + 1), signatures=[approval]
+        )
         assert entry.sigs == ({"key": vkey, "sig": base64.b64encode(approval.signature).decode()},)
         with pytest.raises(InvalidEventError, match="does not verify"):
-            ledger.append("token.custody_transferred", {**event, "to": "mallory"}, actor="op-17", at=at(N + 2),
-                          signatures=[approval])
+            ledger.append(
+                "token.custody_transferred",
+                {**event, "to": "mallory"},
+                actor="op-17",
+                at=at(N + 2),
+                signatures=[approval],
+            )
         stranger = endorse(Signer("op-99", generate_key()), ORIGIN, "a.b", "op-99", at(N + 2), {})
         with pytest.raises(InvalidEventError, match="not an enrolled signer"):
             ledger.append("a.b", {}, actor="op-99", at=at(N + 2), signatures=[stranger])
@@ -284,7 +298,7 @@ def test_endorsements_by_enrolled_keys(path, signer):
         assert ledger.verify(vkeys(signer)).ok
     # An endorsement slipped in after the retirement (by someone editing the file) is refused.
     conn = sqlite3.connect(path)
-    raw, = conn.execute("SELECT entry FROM ledger_entries WHERE seq = ?", (N + 1,)).fetchone()
+    (raw,) = conn.execute("SELECT entry FROM ledger_entries WHERE seq = ?", (N + 1,)).fetchone()
     conn.close()
     with Ledger.open(path, signer) as ledger:
         replay = json.loads(raw)
@@ -301,11 +315,13 @@ def _forge_sigs(path, seq, sigs):
     without the log key: the hash column, the tree, the state's frontier (not the checkpoint)."""
     conn = sqlite3.connect(path)
     conn.execute("DROP TRIGGER ledger_entries_no_update")
-    raw, = conn.execute("SELECT entry FROM ledger_entries WHERE seq = ?", (seq,)).fetchone()
+    (raw,) = conn.execute("SELECT entry FROM ledger_entries WHERE seq = ?", (seq,)).fetchone()
     document = json.loads(raw)
     document["sigs"] = sigs
     raw = canonical_bytes(document)
-    conn.execute("UPDATE ledger_entries SET entry = ?, hash = ? WHERE seq = ?", (raw, leaf_hash(raw).hex(), seq))
+    conn.execute(
+        "UPDATE ledger_entries SET entry = ?, hash = ? WHERE seq = ?", (raw, leaf_hash(raw).hex(), seq)
+    )
     conn.commit()
     conn.close()
 
@@ -363,18 +379,31 @@ def _write_v1(path, signer, n):
     import hashlib
 
     conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE ledger_entries (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL, hash TEXT NOT NULL,"
-                 " signature BLOB NOT NULL, key_id TEXT NOT NULL)")
-    conn.execute("CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries"
-                 " BEGIN SELECT RAISE(ABORT, 'no'); END")
+    conn.execute(
+        "CREATE TABLE ledger_entries (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL, hash TEXT NOT NULL,"
+        " signature BLOB NOT NULL, key_id TEXT NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries"
+        " BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
     prev = "0" * 64
     for i in range(n):
-        doc = {"v": 1, "seq": i, "at": f"2025-01-31T09:15:0{i}.000000Z", "type": "a.b", "actor": "op",
-               "body": {"i": i}, "prev": prev}
+        doc = {
+            "v": 1,
+            "seq": i,
+            "at": f"2025-01-31T09:15:0{i}.000000Z",
+            "type": "a.b",
+            "actor": "op",
+            "body": {"i": i},
+            "prev": prev,
+        }
         raw = canonical_bytes(doc)
         prev = hashlib.sha256(raw).hexdigest()
-        conn.execute("INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?)",
-                     (i, raw, prev, signer.sign(raw), key_id(signer)))
+        conn.execute(
+            "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?)",
+            (i, raw, prev, signer.sign(raw), key_id(signer)),
+        )
     conn.commit()
     conn.close()
     assert private_key_to_bytes(signer)
