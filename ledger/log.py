@@ -43,16 +43,23 @@ from ledger.errors import (
 from ledger.keys import key_id
 from ledger.legacy import verify_rows
 from ledger.note import (
+    SIG_COSIGNATURE_V1,
     Checkpoint,
+    Note,
     NoteError,
     Signer,
     TlogProof,
     Verifier,
+    add_signatures,
+    format_note,
     open_checkpoint,
     parse_checkpoint,
+    parse_note,
+    parse_verifier_key,
     sign_note,
 )
 from ledger.signers import (
+    COSIGNED,
     ENROLLED,
     RETIRED,
     ROTATED,
@@ -236,6 +243,83 @@ class Transaction:
         self._rotation = new_key
         self._keep = True
         return entry
+
+    def add_cosignature(self, cosigned: str, witness_vkey: str, *, actor: str, at: datetime) -> Entry:
+        """Keep a witness's cosignature/v1 on one of this log's checkpoints, and record it.
+
+        ``cosigned``: the checkpoint as the witness returned it (the log's signature and the witness's
+        line). The checkpoint must be this ledger's history at its size: a witness cosigning another
+        root means someone showed it a forked log, and that is refused loudly.
+        """
+        ledger = self._ledger
+        try:
+            witness = parse_verifier_key(witness_vkey)
+            note = parse_note(cosigned)
+            checkpoint = parse_checkpoint(note.text)
+        except NoteError as exc:
+            raise InvalidEventError(exc.message, exc.hint) from exc
+        if witness.sig_type != SIG_COSIGNATURE_V1:
+            raise InvalidEventError(
+                f"{witness.name} is not a cosignature/v1 witness key", "give the witness's key"
+            )
+        if checkpoint.origin != ledger.origin or checkpoint.size > self._size:
+            raise InvalidEventError(
+                f"the cosigned checkpoint (log {checkpoint.origin!r}, size {checkpoint.size}) "
+                "is not one of this log's",
+                "give the checkpoint the witness returned for this station's bundle",
+            )
+        if merkle.subtree_hash(0, checkpoint.size, ledger._reader()) != checkpoint.root_hash:
+            raise LedgerIntegrityError(
+                f"the witness cosigned a checkpoint of size {checkpoint.size} that is not this ledger's "
+                "history: a forked ledger was shown to the witness",
+                "keep this file as evidence and tell the auditor at once",
+            )
+        lines = [
+            sig
+            for sig in note.signatures
+            if (sig.name, sig.key_id) == (witness.name, witness.key_id)
+            and witness.verify(note.text.encode(), sig.signature)
+        ]
+        if not lines:
+            raise InvalidEventError(
+                f"the note carries no valid cosignature by {witness.name}", "check the witness key"
+            )
+        try:
+            ours = ledger.checkpoint_at(checkpoint.size)
+        except LedgerError:
+            ours = _own_signed(note, ledger)
+        merged = add_signatures(ours, lines[:1])
+        body = {
+            "size": checkpoint.size,
+            "witness": witness.vkey(),
+            "cosignature": lines[0].line().rstrip("\n"),
+        }
+        entry = self._append(COSIGNED, body, actor, at, [])
+        conn = self.db.conn
+        conn.execute(
+            "INSERT OR REPLACE INTO ledger_checkpoints (size, note) VALUES (?, ?)", (checkpoint.size, merged)
+        )
+        conn.execute("INSERT OR IGNORE INTO ledger_witnesses (vkey) VALUES (?)", (witness.vkey(),))
+        return entry
+
+
+def _own_signed(note: Note, ledger: Ledger) -> str:
+    """The log's own signature lines on ``note``, as a signed note; refused if none verifies."""
+    keys = [parse_verifier_key(v) for _, v in ledger.log_keys()]
+    mine = [
+        s
+        for s in note.signatures
+        if any(
+            (s.name, s.key_id) == (k.name, k.key_id) and k.verify(note.text.encode(), s.signature)
+            for k in keys
+        )
+    ]
+    if not mine:
+        raise InvalidEventError(
+            "the cosigned checkpoint carries no valid signature of this log",
+            "give the checkpoint the witness returned",
+        )
+    return format_note(note.text, mine)
 
 
 class Ledger:

@@ -33,6 +33,7 @@ class VerifyReport:
     root: str | None = None
     checkpoint: str | None = None
     notes: tuple[str, ...] = ()
+    log_keys: tuple[str, ...] = ()  # the log's keys, oldest first, as verified
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -44,4 +45,5 @@ class VerifyReport:
             "size": self.size,
             "root": self.root,
             "notes": list(self.notes),
+            "log_keys": list(self.log_keys),
         }

@@ -571,7 +571,15 @@ def verify_inputs(
                 "you trusted: the log was rewritten (forked)",
                 notes,
             )
-    return VerifyReport(True, n, size=n, root=root.hex(), checkpoint=inputs.checkpoint, notes=tuple(notes))
+    return VerifyReport(
+        True,
+        n,
+        size=n,
+        root=root.hex(),
+        checkpoint=inputs.checkpoint,
+        notes=tuple(notes),
+        log_keys=tuple(history.log_keys),
+    )
 
 
 def _check_level1(source: tuple[str, str], index: int, hashes: list[bytes]) -> str | None:
