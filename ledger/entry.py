@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.canonical import canonical_bytes, canonical_fast, check_body, entry_hash, parse_canonical
+from ledger.canonical import (
+    canonical_bytes,
+    canonical_fast,
+    check_body,
+    entry_hash,
+    float_free,
+    parse_canonical,
+)
 from ledger.errors import InvalidEventError, LedgerError
 from ledger.merkle import leaf_hash
 
@@ -48,7 +55,6 @@ MAX_ACTOR_LEN = 128
 AT_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 HASH_RE = re.compile(r"[0-9a-f]{64}")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 class EntryFormatError(LedgerError):
@@ -233,19 +239,6 @@ def _check_structure(document: object) -> None:
         raise EntryFormatError("not a well-formed ledger entry: " + "; ".join(problems))
 
 
-def _float_free(value: Any) -> bool:
-    items = value.values() if type(value) is dict else value
-    if _SCALARS.issuperset(map(type, items)):
-        return True
-    for item in items:
-        t = type(item)
-        if t in _SCALARS:
-            continue
-        if t is not dict and t is not list or not _float_free(item):
-            return False
-    return True
-
-
 def fast_decode(raw: object) -> dict[str, Any] | None:
     """The document of a well-formed v2 entry, or None to say "use ``decode_entry``'s exact checks".
 
@@ -267,7 +260,7 @@ def fast_decode(raw: object) -> dict[str, Any] | None:
         or type(kind) is not str or len(kind) > MAX_TYPE_LEN or not TYPE_RE.fullmatch(kind)
         or type(actor) is not str or not actor or len(actor) > MAX_ACTOR_LEN or _CONTROL_RE.search(actor)
         or type(prev) is not str or not HASH_RE.fullmatch(prev)
-        or type(body) is not dict or not _float_free(body)
+        or type(body) is not dict or not float_free(body)
         or (sigs and not _sigs_ok(sigs))
         or type(sigs) is not list
     ):

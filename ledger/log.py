@@ -330,6 +330,9 @@ class Ledger:
         self._signer = signer
         self._tx: Transaction | None = None
         self._checked: State | None = None  # the last state this object checked or wrote itself
+        self._checked_row: tuple[object, ...] | None = None
+        self._note_signer: Signer | None = None
+        self._log_vkey = ""
         self.path = path
         self.origin = origin
         self.key_id: str | None = key_id(signer) if signer is not None else None
@@ -595,6 +598,10 @@ class Ledger:
                 ) from exc
             if sealed is not None:
                 self._checked = sealed
+                self._checked_row = (
+                    sealed.origin, sealed.size, sealed.frontier_bytes, sealed.last_hash, sealed.checkpoint,
+                    sealed.log_key,
+                )
                 if tx._rotation is not None:
                     self._signer = tx._rotation
                     self.key_id = key_id(tx._rotation)
@@ -610,11 +617,15 @@ class Ledger:
     def _current_state(self) -> State:
         """The stored state, checked: the tree matches the last signed checkpoint and the entries."""
         conn = self._db.conn
-        state = store.read_state(conn)
-        if state is None:
+        row = store.read_state_row(conn)
+        if row is None:
             raise LedgerIntegrityError("the ledger's tree state is missing", _VERIFY_HINT)
-        if state != self._checked:
+        if self._checked is not None and row == self._checked_row:
+            state = self._checked  # unchanged since this object checked or wrote it: no re-parse
+        else:
+            state = store.state_from_row(row)
             self._check_state(state)
+            self._checked_row = row
         row = conn.execute("SELECT seq, entry FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
         tail_ok = (
             row is None
@@ -655,11 +666,14 @@ class Ledger:
         """Sign the checkpoint over the tree the transaction built and store the new state."""
         assert self._signer is not None
         frontier = tx._frontier
-        signers = [Signer(self.origin, self._signer)]
+        if self._note_signer is None or self._note_signer.private_key is not self._signer:
+            self._note_signer = Signer(self.origin, self._signer)  # caches its key id: one per key
+            self._log_vkey = _vkey(self.origin, self._signer)
+        signers = [self._note_signer]
         if tx._rotation is not None:
             signers.append(Signer(self.origin, tx._rotation))
         note = sign_note(Checkpoint(self.origin, frontier.size, frontier.root()).body(), signers)
-        log_key = _vkey(self.origin, tx._rotation or self._signer)
+        log_key = _vkey(self.origin, tx._rotation) if tx._rotation is not None else self._log_vkey
         state = State(self.origin, frontier.size, frontier, tx._prev, note, log_key)
         store.write_state(self._db.conn, state)
         if tx._keep:

@@ -36,6 +36,7 @@ TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 _DASH = "\u2014 "  # em dash, space: a hyphen-minus here is the classic silent mistake
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")  # ASCII only, no leading zeros (\d would take other digits)
 _MAX_TIMESTAMP = (1 << 63) - 1
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
 class NoteError(LedgerError):
@@ -94,9 +95,9 @@ def _check_text(text: bytes, what: str) -> None:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NoteFormatError(f"{what} is not valid UTF-8", _HINT_FORMAT) from exc
-    for c in decoded:
-        if c < " " and c != "\n":
-            raise NoteFormatError(f"{what} contains the control character {c!r}", _HINT_FORMAT)
+    found = _CONTROL.search(decoded)
+    if found is not None:
+        raise NoteFormatError(f"{what} contains the control character {found.group()!r}", _HINT_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,11 @@ class Signer:
 
     name: str
     private_key: Ed25519PrivateKey
+    key_id: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-
-    @property
-    def key_id(self) -> bytes:
-        return note_key_id(self.name, SIG_ED25519, self.private_key.public_key())
+        object.__setattr__(self, "key_id", note_key_id(self.name, SIG_ED25519, self.private_key.public_key()))
 
     def verifier(self) -> Verifier:
         return Verifier(self.name, self.private_key.public_key(), SIG_ED25519)

@@ -117,26 +117,42 @@ class State:
         return self.frontier.to_bytes()
 
 
-def read_state(conn: sqlite3.Connection) -> State | None:
-    """The state row, or None for a ledger that has none (new, or not yet upgraded from v1)."""
+def read_state_row(conn: sqlite3.Connection) -> tuple[object, ...] | None:
+    """The state row as stored, or None for a ledger that has none (new, or a v1 not yet upgraded)."""
     try:
-        row = conn.execute(
+        return conn.execute(
             "SELECT origin, size, frontier, last_hash, checkpoint, log_key FROM ledger_state WHERE id = 1"
         ).fetchone()
     except sqlite3.OperationalError:
         return None  # a v1 file opened read-only: the table does not exist yet
-    if row is None:
-        return None
+
+
+def state_from_row(row: tuple[object, ...]) -> State:
     origin, size, frontier, last_hash, checkpoint, log_key = row
-    return State(origin, size, Frontier.from_bytes(frontier), last_hash, checkpoint, log_key)
+    return State(origin, size, Frontier.from_bytes(frontier), last_hash, checkpoint, log_key)  # type: ignore[arg-type]
+
+
+def read_state(conn: sqlite3.Connection) -> State | None:
+    """The state row, parsed, or None (see ``read_state_row``)."""
+    row = read_state_row(conn)
+    return None if row is None else state_from_row(row)
 
 
 def write_state(conn: sqlite3.Connection, state: State) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO ledger_state (id, origin, size, frontier, last_hash, checkpoint, log_key)"
-        " VALUES (1, ?, ?, ?, ?, ?, ?)",
-        (state.origin, state.size, state.frontier_bytes, state.last_hash, state.checkpoint, state.log_key),
+    values = (
+        state.origin, state.size, state.frontier_bytes, state.last_hash, state.checkpoint, state.log_key
     )
+    updated = conn.execute(
+        "UPDATE ledger_state SET origin = ?, size = ?, frontier = ?, last_hash = ?, checkpoint = ?,"
+        " log_key = ? WHERE id = 1",
+        values,
+    ).rowcount
+    if not updated:
+        conn.execute(
+            "INSERT INTO ledger_state (id, origin, size, frontier, last_hash, checkpoint, log_key)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
 
 
 def read_level(conn: sqlite3.Connection, level: int, start: int, end: int) -> list[bytes]:
