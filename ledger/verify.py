@@ -27,17 +27,33 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
+from itertools import chain, islice, repeat
+from operator import eq, itemgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ledger import merkle
 from ledger.bundle import BundleReader, tile_path
-from ledger.entry import GENESIS_PREV, EntryFormatError, decode_entry, fast_decode
+from ledger.canonical import _BEYOND_BMP, float_free
+from ledger.canonical import _OPT as _CANONICAL
+from ledger.entry import (
+    GENESIS_PREV,
+    MAX_ACTOR_LEN,
+    MAX_TYPE_LEN,
+    MEMBERS,
+    EntryFormatError,
+    decode_entry,
+    fast_decode,
+)
 from ledger.errors import LedgerError
 from ledger.keys import key_id
 from ledger.legacy import verify_rows
@@ -108,23 +124,46 @@ class Result:
 # --- the worker ---------------------------------------------------------------------------------
 
 
-def _db_rows(path: str, lo: int, hi: int) -> Iterator[tuple[int, object, object]]:
-    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
-    conn.text_factory = bytes  # a tampered text column may not be UTF-8; never let that stop us
+_FAST_QUERY = (
+    "SELECT seq, entry, CAST(hash AS BLOB) FROM ledger_entries WHERE seq >= ? AND seq < ? ORDER BY seq"
+)
+_ROBUST_QUERY = (
+    "SELECT seq, CAST(entry AS BLOB), CAST(hash AS BLOB), typeof(entry) FROM ledger_entries"
+    " WHERE seq >= ? AND seq < ? ORDER BY seq"
+)
+
+Row = tuple[int, object, object]  # (seq, entry bytes, recorded hex hash as bytes)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _db_batches(path: str, lo: int, hi: int) -> Iterator[list[Row]]:
+    """Rows in tile-sized batches. An entry stored as text comes back as str (or, for text that is
+    not UTF-8, which sqlite3 refuses to decode, as ("text", bytes)): never a crash."""
+    conn = _connect(path)
     try:
-        cur = conn.execute(
-            "SELECT seq, entry, hash, typeof(entry) FROM ledger_entries"
-            " WHERE seq >= ? AND seq < ? ORDER BY seq",
-            (lo, hi),
-        )
-        for seq, raw, recorded, kind in cur:
-            yield seq, raw if kind == b"blob" else ("text", raw), recorded
+        cur = conn.execute(_FAST_QUERY, (lo, hi))
+        start = lo
+        while True:
+            try:
+                rows = cur.fetchmany(_TILE)
+            except sqlite3.OperationalError:
+                break
+            if not rows:
+                return
+            yield rows
+            start = rows[-1][0] + 1
+        robust = conn.execute(_ROBUST_QUERY, (start, hi))
+        while rows := robust.fetchmany(_TILE):
+            yield [(seq, raw if kind == "blob" else ("text", raw), rec) for seq, raw, rec, kind in rows]
     finally:
         conn.close()
 
 
 def _db_nodes(path: str, level: int, lo: int, hi: int) -> dict[int, bytes]:
-    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    conn = _connect(path)
     try:
         return dict(
             conn.execute(
@@ -137,99 +176,214 @@ def _db_nodes(path: str, level: int, lo: int, hi: int) -> dict[int, bytes]:
         conn.close()
 
 
+def _bundle_batches(reader: BundleReader, job: Job) -> Iterator[list[Row]]:
+    rows = reader.entries(job.lo, job.hi, job.size)
+    while batch := list(islice(rows, _TILE)):
+        yield batch  # type: ignore[misc]
+
+
+class _Scan:
+    """A worker's running state over its range."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.res = Result(job.lo, job.hi)
+        self.kind = job.source[0]
+        self.expected = job.lo
+        self.prev: str | None = None  # hex leaf hash of the previous entry
+        self.prev_sha = ""  # hex SHA-256 of the previous entry, when it is v1
+        self.leaves: list[bytes] = []  # of the open tile
+        self.tiles: list[bytes] = []  # roots of the full tiles so far
+        self.snapshots = sorted(job.snapshots)
+        self.stored8: dict[int, bytes] = {}
+
+    def add_leaves(self, leaves: list[bytes]) -> tuple[int | None, str, str] | None:
+        """Append leaf hashes: fold full tiles (checked against the stored tree), take snapshots."""
+        start = self.expected
+        self.expected += len(leaves)
+        while self.snapshots and self.snapshots[0] <= self.expected:
+            size = self.snapshots.pop(0)
+            cut = self.leaves + leaves[: size - start]
+            tiles = list(self.tiles)
+            while len(cut) >= _TILE:
+                tiles.append(merkle.perfect_root(cut[:_TILE]))
+                cut = cut[_TILE:]
+            self.res.snapshots[size] = _compact(tiles, cut)
+        self.leaves.extend(leaves)
+        while len(self.leaves) >= _TILE:
+            top = merkle.perfect_root(self.leaves[:_TILE])
+            tile = (start + len(leaves) - len(self.leaves)) // _TILE
+            if self.kind == "db" and self.stored8.get(tile) != top:
+                first = tile * _TILE
+                return (
+                    first,
+                    MODIFIED,
+                    f"entries {first}..{first + _TILE - 1} do not match the tree the station stored",
+                )
+            self.tiles.append(top)
+            del self.leaves[:_TILE]
+        return None
+
+
 def scan(job: Job) -> Result:
     """Check entries [job.lo, job.hi) and compute their subtree hashes. Runs in a worker process."""
-    res = Result(job.lo, job.hi)
-    kind, where = job.source
-    if kind == "db":
-        rows: Iterable[tuple[int, object, object]] = _db_rows(where, job.lo, job.hi)
-        stored8 = _db_nodes(where, merkle.TILE_HEIGHT, job.lo // _TILE, job.hi // _TILE)
-        reader = None
+    st = _Scan(job)
+    res = st.res
+    if st.kind == "db":
+        batches = _db_batches(job.source[1], job.lo, job.hi)
+        st.stored8 = _db_nodes(job.source[1], merkle.TILE_HEIGHT, job.lo // _TILE, job.hi // _TILE)
     else:
-        reader = BundleReader(where)
-        rows = reader.entries(job.lo, job.hi, job.size)
-        stored8 = {}
-    sha = hashlib.sha256
-    expected = job.lo
-    prev: str | None = None
-    prev_sha = ""
-    leaves: list[bytes] = []
-    tiles: list[bytes] = []
-    snapshots = set(job.snapshots)
+        batches = _bundle_batches(BundleReader(job.source[1]), job)
 
-    def fail(seq: int | None, what: str, message: str) -> Result:
-        res.problem = (seq, what, message)
-        res.checked = expected - job.lo
+    def fail(problem: tuple[int | None, str, str]) -> Result:
+        res.problem = problem
+        res.checked = st.expected - job.lo
         return res
 
-    for seq, raw, recorded in rows:
-        if seq != expected:
-            return fail(expected, DELETED, f"sequence gap: entry {expected} is missing")
-        if type(raw) is not bytes:
-            if raw is None:
-                return fail(
-                    seq,
-                    DELETED,
-                    f"entry {seq} is missing from the bundle (its entry bundle is gone or damaged)",
-                )
-            return fail(seq, MALFORMED, f"entry {seq}: stored entry is not a byte string")
-        leaf = sha(b"\x00" + raw).digest()
-        hx = leaf.hex()
-        doc = fast_decode(raw)
-        if doc is None or recorded is not None and recorded != hx.encode():
-            # Slow, exact path: v1 entries, and anything the fast path does not vouch for.
-            found = _slow_entry(seq, raw, recorded, doc, leaf_recorded=kind == "bundle")
-            if isinstance(found, tuple):
-                return fail(seq, *found)
-            doc = found
-        version = doc["v"]
-        if doc["seq"] != seq:
-            return fail(
-                seq,
-                REORDERED,
-                f"entry {seq}: records sequence number {doc['seq']} (entries were reordered or renumbered)",
-            )
-        link = doc["prev"]
-        if prev is None:
-            res.first_prev, res.first_version = link, version
-        elif link != (prev if version >= 2 else prev_sha):
-            return fail(seq, MODIFIED, f"entry {seq}: link to entry {seq - 1} broken")
-        if version == 1:
-            res.max_v1 = seq
-        elif res.min_v2 is None:
-            res.min_v2 = seq
-        kind_ = doc["type"]
-        if version >= 2 and (doc["sigs"] or kind_.startswith("ledger.")):
-            problem = _special(job.origin, seq, doc, res)
-            if problem is not None:
-                return fail(seq, SIGNATURE, problem)
-        prev = hx
-        if version == 1:
-            prev_sha = sha(raw).hexdigest()
-        expected += 1
-        leaves.append(leaf)
-        if len(leaves) == _TILE:
-            top = merkle.perfect_root(leaves)
-            tile = (expected - 1) // _TILE
-            if kind == "db" and stored8.get(tile) != top:
-                return fail(
-                    tile * _TILE,
-                    MODIFIED,
-                    f"entries {tile * _TILE}..{tile * _TILE + _TILE - 1} do not match the tree the station "
-                    "stored",
-                )
-            tiles.append(top)
-            leaves = []
-        if expected in snapshots:
-            res.snapshots[expected] = _compact(tiles, leaves)
-    if expected != job.hi:
-        return fail(expected, DELETED, f"sequence gap: entry {expected} is missing")
-    res.tile_roots = tiles
-    res.checked = expected - job.lo
-    res.last_leaf = prev or GENESIS_PREV
-    res.last_sha = prev_sha
-    res.compact = _compact(tiles, leaves)
+    for batch in batches:
+        problem = _fast_batch(st, batch)
+        if problem is False:  # not vouched for: the exact checks, entry by entry, name the problem
+            for row in batch:
+                problem = _one(st, row)
+                if problem is not None:
+                    return fail(problem)
+        elif problem is not None:
+            return fail(problem)
+    if st.expected != job.hi:
+        return fail((st.expected, DELETED, f"sequence gap: entry {st.expected} is missing"))
+    res.tile_roots = st.tiles
+    res.checked = st.expected - job.lo
+    res.last_leaf = st.prev or GENESIS_PREV
+    res.last_sha = st.prev_sha
+    res.compact = _compact(st.tiles, st.leaves)
     return res
+
+
+_FIELDS = itemgetter("v", "seq", "at", "type", "actor", "body", "prev", "sigs")
+# The batch forms of the entry's patterns: the fields of a batch joined with a separator.
+_AT_BATCH = re.compile(r"(?:\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z\n)*")
+_TYPE_BATCH = re.compile(r"(?:[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+\n)*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _fast_batch(st: _Scan, batch: list[Row]) -> tuple[int | None, str, str] | None | bool:
+    """Check a batch of v2 entries with C-level passes over all of it.
+
+    Returns None when every entry passed (the state is advanced), a problem from the tree check, or
+    False when the batch holds anything this path does not vouch for (v1 entries, endorsements,
+    ledger events, any damage): the caller then checks it entry by entry.
+    """
+    n = len(batch)
+    seqs, raws, recorded = zip(*batch, strict=True)
+    if seqs[0] != st.expected or seqs[-1] != st.expected + n - 1:  # sorted, unique: so contiguous
+        return False
+    sha = hashlib.sha256
+    try:
+        leaves = [sha(b"\x00" + raw).digest() for raw in raws]  # type: ignore[operator]
+        docs = list(map(orjson.loads, raws))  # type: ignore[arg-type]
+    except (TypeError, orjson.JSONDecodeError):
+        return False
+    hexes = [leaf.hex() for leaf in leaves]
+    if st.kind == "db" and list(map(str.encode, hexes)) != list(recorded):
+        return False
+    if st.kind == "bundle" and list(map(str.encode, hexes)) != list(recorded):
+        return False
+    joined = b",".join(raws)  # type: ignore[arg-type]
+    try:
+        if orjson.dumps(docs, option=_CANONICAL) != b"[" + joined + b"]":
+            return False
+    except (orjson.JSONEncodeError, TypeError):
+        return False
+    if not joined.isascii() and _BEYOND_BMP.search(joined):
+        return False
+    if set(map(type, docs)) != {dict} or not all(map(eq, map(dict.keys, docs), repeat(MEMBERS))):
+        return False
+    v, seq, at, kinds, actors, bodies, prevs, sigs = zip(*map(_FIELDS, docs), strict=True)
+    expected_prev = st.prev if st.prev is not None else prevs[0]
+    if (
+        set(v) != {2}
+        or set(map(type, v)) != {int}
+        or seq != tuple(range(st.expected, st.expected + n))
+        or set(map(type, seq)) != {int}
+        or set(map(type, at)) != {str}
+        or not _AT_BATCH.fullmatch("\n".join(at) + "\n")
+        or set(map(type, kinds)) != {str}
+        or max(map(len, kinds)) > MAX_TYPE_LEN
+        or not _TYPE_BATCH.fullmatch("\n".join(kinds) + "\n")
+        or "ledger." in "\n".join(kinds)
+        or set(map(type, actors)) != {str}
+        or min(map(len, actors)) < 1
+        or max(map(len, actors)) > MAX_ACTOR_LEN
+        or _CONTROL.search("".join(actors))
+        or set(map(type, bodies)) != {dict}
+        or prevs != (expected_prev, *hexes[:-1])
+        or set(map(type, sigs)) != {list}
+        or any(sigs)
+    ):
+        return False
+    if not _PLAIN.issuperset(map(type, chain.from_iterable(map(dict.values, bodies)))) and not all(
+        map(float_free, bodies)
+    ):
+        return False
+    try:
+        for day in {a[:10] for a in at}:
+            date.fromisoformat(day)
+    except ValueError:
+        return False
+    if st.prev is None:
+        st.res.first_prev, st.res.first_version = prevs[0], 2
+    if st.res.min_v2 is None:
+        st.res.min_v2 = seqs[0]
+    st.prev = hexes[-1]
+    return st.add_leaves(leaves)
+
+
+def _one(st: _Scan, row: Row) -> tuple[int | None, str, str] | None:
+    """Check one entry exactly (both versions) and name its problem."""
+    seq, raw, recorded = row
+    res = st.res
+    if seq != st.expected:
+        return st.expected, DELETED, f"sequence gap: entry {st.expected} is missing"
+    if type(raw) is not bytes:
+        if raw is None:
+            return (
+                seq,
+                DELETED,
+                f"entry {seq} is missing from the bundle (its entry bundle is gone or damaged)",
+            )
+        return seq, MALFORMED, f"entry {seq}: stored entry is not a byte string"
+    leaf = hashlib.sha256(b"\x00" + raw).digest()
+    hx = leaf.hex()
+    doc = fast_decode(raw)
+    if doc is None or recorded is not None and recorded != hx.encode():
+        found = _slow_entry(seq, raw, recorded, doc, leaf_recorded=st.kind == "bundle")
+        if isinstance(found, tuple):
+            return seq, *found
+        doc = found
+    version = doc["v"]
+    if doc["seq"] != seq:
+        return (
+            seq,
+            REORDERED,
+            f"entry {seq}: records sequence number {doc['seq']} (entries were reordered or renumbered)",
+        )
+    link = doc["prev"]
+    if st.prev is None:
+        res.first_prev, res.first_version = link, version
+    elif link != (st.prev if version >= 2 else st.prev_sha):
+        return seq, MODIFIED, f"entry {seq}: link to entry {seq - 1} broken"
+    if version == 1:
+        res.max_v1 = seq
+    elif res.min_v2 is None:
+        res.min_v2 = seq
+    if version >= 2 and (doc["sigs"] or doc["type"].startswith("ledger.")):
+        problem = _special(st.job.origin, seq, doc, res)
+        if problem is not None:
+            return seq, SIGNATURE, problem
+    st.prev = hx
+    st.prev_sha = hashlib.sha256(raw).hexdigest() if version == 1 else ""
+    return st.add_leaves([leaf])
 
 
 def _slow_entry(
