@@ -41,7 +41,9 @@ def ticking(start=T0):
 
 @pytest.fixture
 def branch(tmp_path):
-    s = init_station(tmp_path / "branch", "Branch 07", PASS, origin="tokens.example.org/branch-07", clock=ticking())
+    s = init_station(
+        tmp_path / "branch", "Branch 07", PASS, origin="tokens.example.org/branch-07", clock=ticking()
+    )
     for i in range(3):
         s.append("token.note", {"i": i}, actor="carol")
     yield s
@@ -50,8 +52,13 @@ def branch(tmp_path):
 
 @pytest.fixture
 def head_office(tmp_path):
-    s = init_station(tmp_path / "ho", "Head Office", PASS, origin="tokens.example.org/head-office",
-                     clock=ticking(T0 + timedelta(days=1)))
+    s = init_station(
+        tmp_path / "ho",
+        "Head Office",
+        PASS,
+        origin="tokens.example.org/head-office",
+        clock=ticking(T0 + timedelta(days=1)),
+    )
     yield s
     s.close()
 
@@ -73,18 +80,35 @@ def test_a_station_from_before_the_merkle_ledger_is_upgraded_on_open(tmp_path):
     # Make it what a station looked like before: v1 entries signed one by one, no origin.
     db = tmp_path / "old" / "station.db"
     conn = sqlite3.connect(db)
-    for table in ("ledger_state", "ledger_tree", "ledger_checkpoints", "ledger_log_keys", "ledger_signers",
-                  "ledger_witnesses"):
+    for table in (
+        "ledger_state",
+        "ledger_tree",
+        "ledger_checkpoints",
+        "ledger_log_keys",
+        "ledger_signers",
+        "ledger_witnesses",
+    ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TRIGGER ledger_entries_no_delete")
     conn.execute("DELETE FROM ledger_entries")
     prev = "0" * 64
     for i in range(2):
-        raw = canonical_bytes({"v": 1, "seq": i, "at": f"2026-12-0{i + 1}T03:00:00.000000Z", "type": "a.b",
-                               "actor": "admin", "body": {"i": i}, "prev": prev})
+        raw = canonical_bytes(
+            {
+                "v": 1,
+                "seq": i,
+                "at": f"2026-12-0{i + 1}T03:00:00.000000Z",
+                "type": "a.b",
+                "actor": "admin",
+                "body": {"i": i},
+                "prev": prev,
+            }
+        )
         prev = hashlib.sha256(raw).hexdigest()
-        conn.execute("INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?)",
-                     (i, raw, prev, signer.sign(raw), key_id(signer)))
+        conn.execute(
+            "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?)",
+            (i, raw, prev, signer.sign(raw), key_id(signer)),
+        )
     conn.commit()
     conn.close()
     config = json.loads(config_path(tmp_path / "old").read_text())
@@ -167,12 +191,15 @@ def test_witness_refuses_a_rolled_back_or_forked_branch(branch, head_office, tmp
 
 
 def test_cosign_add_refuses_a_cosignature_on_another_history(branch, head_office, tmp_path):
-    other = init_station(tmp_path / "twin", "Branch 07", PASS, origin="tokens.example.org/branch-07",
-                         clock=ticking())
+    other = init_station(
+        tmp_path / "twin", "Branch 07", PASS, origin="tokens.example.org/branch-07", clock=ticking()
+    )
     for i in range(3):
         other.append("token.note", {"twin": i}, actor="mallory")
     ledger_ops.export(other, tmp_path / "twin-bundle")
-    cosigned = witness(head_office, tmp_path / "twin-bundle", log_key=ledger_ops.verifier_key(other), actor="ho")
+    cosigned = witness(
+        head_office, tmp_path / "twin-bundle", log_key=ledger_ops.verifier_key(other), actor="ho"
+    )
     with pytest.raises(StationError):
         ledger_ops.cosign_add(branch, cosigned.cosigned, witness_key=cosigned.witness_key, actor="carol")
     other.close()
@@ -182,7 +209,9 @@ def run(*args, data=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
     env["STATION_PASSPHRASE"] = PASS
     argv = [str(STATION), *(["--data", str(data)] if data else []), *map(str, args)]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL
+    )
 
 
 def test_cli_ledger_verbs(tmp_path):
