@@ -16,7 +16,7 @@ from ledger.canonical import canonical_bytes
 from ledger.errors import InvalidEventError
 from ledger.keys import private_key_to_bytes
 from ledger.merkle import leaf_hash
-from ledger.note import Signer, TlogProof, parse_checkpoint, parse_note, parse_tlog_proof, verify_tlog_proof
+from ledger.note import Signer, parse_checkpoint, parse_note, parse_tlog_proof, verify_tlog_proof
 from ledger.signers import endorse
 from ledger.verify import verify_bundle
 
@@ -414,4 +414,4 @@ def test_checkpoint_text_is_a_c2sp_checkpoint(path, signer):
         note = parse_note(ledger.checkpoint())
     cp = parse_checkpoint(note.text)
     assert (cp.origin, cp.size) == (ORIGIN, N) and note.signatures[0].name == ORIGIN
-    assert isinstance(TlogProof(0, (), ledger.checkpoint() if False else note.text), TlogProof)
+    assert note.signatures[0].key_id == Signer(ORIGIN, signer).key_id
