@@ -1,4 +1,7 @@
-"""Signed, append-only, tamper-evident event log. Knows nothing of tokens, devices or the station."""
+"""Append-only, tamper-evident Merkle log of events with C2SP signed checkpoints.
+
+Knows nothing of tokens, devices or the station.
+"""
 
 from ledger.canonical import canonical_bytes, entry_hash
 from ledger.entry import GENESIS_PREV, Entry, format_at, parse_at
@@ -18,10 +21,12 @@ from ledger.keys import (
     public_key_to_text,
 )
 from ledger.log import Ledger, Transaction
-from ledger.verify import VerifyReport
+from ledger.report import VerifyReport
+from ledger.signers import Endorsement, endorse
 
 __all__ = [
     "GENESIS_PREV",
+    "Endorsement",
     "Entry",
     "InvalidEventError",
     "Ledger",
@@ -32,6 +37,7 @@ __all__ = [
     "Transaction",
     "VerifyReport",
     "canonical_bytes",
+    "endorse",
     "entry_hash",
     "format_at",
     "generate_key",

@@ -51,9 +51,14 @@ def _emit(args: argparse.Namespace, data: object, text: str) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     from .core import init_station
 
-    station = init_station(_data_dir(args), args.site, read_passphrase(confirm=True), admin=args.admin)
-    data = {"data_dir": str(station.data_dir), "site": station.config.site, "key_id": station.config.key_id}
-    text = f"Station for site {data['site']} created in {data['data_dir']} (key {data['key_id']})."
+    station = init_station(
+        _data_dir(args), args.site, read_passphrase(confirm=True), admin=args.admin, origin=args.origin
+    )
+    data = {"data_dir": str(station.data_dir), "site": station.config.site, "key_id": station.config.key_id,
+            "origin": station.ledger.origin, "verifier_key": station.ledger.verifier_key()}
+    text = (f"Station for site {data['site']} created in {data['data_dir']}.\n"
+            f"Ledger {data['origin']}, verifier key (give it to your auditor and head office):\n"
+            f"{data['verifier_key']}")
     _emit(args, data, text)
     return 0
 
@@ -107,18 +112,152 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from . import ledger_ops
     from .core import open_readonly
 
-    station = open_readonly(_data_dir(args))
-    report = station.ledger.verify(station.public_keys())
-    data = {"ok": report.ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq,
-            "problem": report.problem}
+    station = None if args.bundle else open_readonly(_data_dir(args))
+    report = ledger_ops.verify(station, bundle=args.bundle, trusted=args.trusted, keys=args.key or None,
+                               workers=args.workers)
+    data = report.as_json()
+    what = f"bundle {args.bundle}" if args.bundle else "ledger"
+    notes = "".join(f"\nnote: {n}" for n in report.notes)
     if report.ok:
-        _emit(args, data, f"Ledger OK: {report.checked} entries, every hash, link and signature checks.")
+        extends = " Extends the trusted checkpoint." if args.trusted else ""
+        _emit(args, data, f"Ledger OK: {report.checked} entries; every entry, link and checkpoint "
+              f"signature checks; tree root {report.root}.{extends}{notes}")
         return 0
-    _emit(args, data, f"LEDGER DAMAGED: {report.problem}\n"
-          "Keep this copy as evidence, restore the station database from backup and tell the auditor.")
+    _emit(args, data, f"LEDGER DAMAGED ({report.kind}): {report.problem}\n"
+          f"Keep this copy of the {what} as evidence, restore the station database from backup and tell the "
+          "auditor." + notes)
     return 3
+
+
+def cmd_ledger_checkpoint(args: argparse.Namespace) -> int:
+    from . import ledger_ops
+    from .core import open_readonly
+
+    note = ledger_ops.checkpoint(open_readonly(_data_dir(args)), cosigned=args.cosigned)
+    if args.json:
+        _emit(args, {"checkpoint": note}, note)
+    else:
+        sys.stdout.write(note)  # exactly as signed: a verifier must get these bytes
+    return 0
+
+
+def cmd_ledger_key(args: argparse.Namespace) -> int:
+    from . import ledger_ops
+    from .core import open_readonly
+
+    vkey = ledger_ops.verifier_key(open_readonly(_data_dir(args)))
+    _emit(args, {"verifier_key": vkey}, vkey)
+    return 0
+
+
+def cmd_ledger_prove(args: argparse.Namespace) -> int:
+    from . import ledger_ops
+    from .core import open_readonly
+
+    proof = ledger_ops.prove(open_readonly(_data_dir(args)), args.index, args.size)
+    if args.json:
+        _emit(args, {"index": proof.index, "tlog_proof": proof.format()}, "")
+    else:
+        sys.stdout.write(proof.format())
+    return 0
+
+
+def cmd_ledger_consistency(args: argparse.Namespace) -> int:
+    from . import ledger_ops
+    from .core import open_readonly
+
+    hashes = ledger_ops.consistency(open_readonly(_data_dir(args)), args.old, args.new)
+    _emit(args, {"old": args.old, "new": args.new, "proof": hashes}, "\n".join(hashes))
+    return 0
+
+
+def cmd_ledger_export(args: argparse.Namespace) -> int:
+    from . import ledger_ops
+    from .core import open_readonly
+
+    meta = ledger_ops.export(open_readonly(_data_dir(args)), args.dir)
+    _emit(args, meta, f"Exported {meta['size']} entries of {meta['origin']} to {args.dir} "
+          "(C2SP tlog-tiles, checkpoint, keys, README.md for the auditor).")
+    return 0
+
+
+def cmd_ledger_rotate_key(args: argparse.Namespace) -> int:
+    from . import ledger_ops
+    from .core import open_station
+
+    rotation = ledger_ops.rotate_key(open_station(_data_dir(args), read_passphrase()), actor=args.admin)
+    data = {"seq": rotation.entry.seq, "old_key": rotation.old_key, "new_key": rotation.new_key}
+    _emit(args, data, f"Ledger key rotated at entry {rotation.entry.seq}. New verifier key (give it to your "
+          f"auditor and head office):\n{rotation.new_key}")
+    return 0
+
+
+def cmd_ledger_witness(args: argparse.Namespace) -> int:
+    from .core import open_station
+    from .witness import witness
+
+    result = witness(open_station(_data_dir(args), read_passphrase()), args.bundle, log_key=args.log_key,
+                     actor=args.operator)
+    if args.out:
+        args.out.write_text(result.cosigned, encoding="utf-8")
+    data = {"origin": result.origin, "size": result.size, "cosignature": result.line.rstrip("\n"),
+            "cosigned_checkpoint": result.cosigned, "witness_key": result.witness_key}
+    if args.json:
+        _emit(args, data, "")
+    else:
+        sys.stdout.write(result.cosigned)
+    return 0
+
+
+def cmd_ledger_witness_key(args: argparse.Namespace) -> int:
+    from .core import open_station
+    from .witness import witness_key
+
+    vkey = witness_key(open_station(_data_dir(args), read_passphrase()))
+    _emit(args, {"witness_key": vkey}, vkey)
+    return 0
+
+
+def cmd_ledger_cosign_add(args: argparse.Namespace) -> int:
+    from . import ledger_ops
+    from .core import open_station
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read {args.file}: {exc}.", "Give the file head office sent back.") from exc
+    entry = ledger_ops.cosign_add(open_station(_data_dir(args), read_passphrase()), text,
+                                  witness_key=args.witness_key, actor=args.operator)
+    _emit(args, {"seq": entry.seq, "size": entry.body["size"], "witness": entry.body["witness"]},
+          f"Cosignature by {entry.body['witness'].split('+')[0]} on checkpoint {entry.body['size']} stored "
+          f"(ledger entry {entry.seq}).")
+    return 0
+
+
+def cmd_ledger_upgrade(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .core import open_station
+    from .datadir import check_origin, load_config, write_config
+
+    data_dir = _data_dir(args)
+    config = load_config(data_dir)
+    if args.origin:
+        if config.origin and config.origin != args.origin:
+            raise InputError(f"This station's ledger is already {config.origin}.",
+                             "A log's origin cannot change; leave out --origin.")
+        try:
+            check_origin(args.origin)
+        except ValueError as exc:
+            raise InputError(f"The origin {exc}.", "Name the log like tokens.example.org/branch-07.") from exc
+        write_config(data_dir, replace(config, origin=args.origin))
+    station = open_station(data_dir, read_passphrase())
+    _emit(args, {"origin": station.ledger.origin, "size": station.ledger.tree_size()},
+          f"Ledger {station.ledger.origin}: {station.ledger.tree_size()} entries under signed checkpoints.")
+    return 0
 
 
 def cmd_ledger_show(args: argparse.Namespace) -> int:
@@ -177,6 +316,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="station", description="Token Station: hardware token desk.")
     parser.add_argument(
@@ -198,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("init", cmd_init, "create a station: signing key, encrypted vault, ledger")
     p.add_argument("--site", required=True, help="branch or site name, e.g. branch-07")
     p.add_argument("--admin", default="admin", help="id of the admin setting the station up")
+    p.add_argument("--origin", help="the ledger's name as a transparency log, e.g. "
+                   "tokens.example.org/branch-07 (default: token-station.invalid/SITE); fixed for good")
 
     verb("devices", cmd_devices, "list the YubiKeys present")
 
@@ -220,9 +371,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"))
 
     ledger = sub.add_parser("ledger", help="the signed log").add_subparsers(dest="noun_verb", required=True)
-    verb("verify", cmd_ledger_verify, "re-check every hash, link and signature", ledger)
+    p = verb("verify", cmd_ledger_verify, "rebuild the Merkle tree and check every entry, link and signature "
+             "(exit 3 when damaged)", ledger)
+    p.add_argument("--bundle", type=Path, help="verify an exported bundle instead of this station's ledger")
+    p.add_argument("--trusted", type=Path, metavar="CHECKPOINT_FILE",
+                   help="a checkpoint you kept earlier: the ledger must extend it")
+    p.add_argument("--key", action="append", metavar="VERIFIER_KEY",
+                   help="the log key you trust (name+id+base64; repeatable); default: the keys on record")
+    p.add_argument("--workers", type=_positive, help="processes to verify with (default: one per core)")
     p = verb("show", cmd_ledger_show, "list ledger events", ledger)
     p.add_argument("--limit", type=_positive, default=0, help="only the last N events")
+    p = verb("checkpoint", cmd_ledger_checkpoint, "print the latest signed checkpoint (C2SP signed note)",
+             ledger)
+    p.add_argument("--cosigned", action="store_true",
+                   help="the newest checkpoint a witness cosigned, with the cosignature")
+    verb("key", cmd_ledger_key, "print the ledger's verifier key (name+keyid+base64)", ledger)
+    p = verb("prove", cmd_ledger_prove, "print a C2SP tlog-proof that entry N is in the ledger", ledger)
+    p.add_argument("--index", type=_natural, required=True, help="the entry (its seq)")
+    p.add_argument("--size", type=_positive, help="tree size of a kept checkpoint (default: the latest)")
+    p = verb("consistency", cmd_ledger_consistency, "print the consistency proof between two tree sizes "
+             "(base64 hashes, one per line)", ledger)
+    p.add_argument("--old", type=_positive, required=True, help="the older tree size")
+    p.add_argument("--new", type=_positive, help="the newer tree size (default: the latest)")
+    p = verb("export", cmd_ledger_export, "write a self-contained bundle for an auditor (C2SP tlog-tiles)",
+             ledger)
+    p.add_argument("dir", type=Path, help="a new or empty directory")
+    p = verb("rotate-key", cmd_ledger_rotate_key, "replace the ledger's signing key (the old key signs the "
+             "announcement)", ledger)
+    p.add_argument("--admin", default=os.environ.get("STATION_OPERATOR", "admin"), help="admin doing it")
+    p = verb("witness", cmd_ledger_witness, "at head office: verify a branch's bundle against what was "
+             "witnessed before and cosign its checkpoint (C2SP cosignature/v1)", ledger)
+    p.add_argument("--bundle", type=Path, required=True, help="the branch's exported bundle")
+    p.add_argument("--log-key", help="the branch's verifier key, needed the first time")
+    p.add_argument("--out", type=Path, help="also write the cosigned checkpoint to this file")
+    p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"))
+    verb("witness-key", cmd_ledger_witness_key, "print this station's witness key", ledger)
+    p = verb("cosign-add", cmd_ledger_cosign_add, "store a witness's cosignature on this station's "
+             "checkpoint", ledger)
+    p.add_argument("file", type=Path, help="the cosigned checkpoint (or cosignature line) from the witness")
+    p.add_argument("--witness-key", help="the witness's key (name+id+base64), needed the first time")
+    p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"))
+    p = verb("upgrade", cmd_ledger_upgrade, "upgrade a ledger from before signed checkpoints (opening the "
+             "station does it too, with the default origin)", ledger)
+    p.add_argument("--origin", help="the log's name, e.g. tokens.example.org/branch-07")
 
     verb("kiosk", cmd_kiosk, "start the kiosk (Textual terminal app)")
     verb("demo", cmd_demo, "the kiosk on a virtual YubiKey (starts pcscd and the key; data: ./demo-station)")

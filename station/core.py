@@ -2,6 +2,12 @@
 
 `open_station` needs the vault passphrase (it signs and seals); `open_readonly` does not, so an
 auditor can verify and read the ledger with nothing secret at hand.
+
+The ledger's signing key is sealed in the vault; after a key rotation the ledger names the current
+key, and `open_station` finds its sealed copy in `vault_records` if station.json still names the old
+one (a crash between the rotation's commit and the config write). A station created before the
+Merkle ledger is upgraded the first time it is opened with the passphrase: the ledger records that
+(`ledger.upgraded`) and station.json gets the origin.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from ledger import store
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.keys import (
@@ -27,10 +34,11 @@ from ledger.keys import (
     public_key_to_text,
 )
 from ledger.log import Ledger
+from ledger.note import NoteError, Verifier, parse_verifier_key
 
 from . import projection
 from .clock import Clock, rfc3339, system_clock
-from .datadir import StationConfig, db_path, load_config, write_config
+from .datadir import StationConfig, check_origin, db_path, default_origin, load_config, write_config
 from .errors import InputError, StationError
 from .vault import Vault
 
@@ -111,9 +119,19 @@ def _prepare(ledger: Ledger) -> None:
 
 
 def init_station(
-    data_dir: Path, site: str, passphrase: str, *, admin: str = "admin", clock: Clock = system_clock
+    data_dir: Path,
+    site: str,
+    passphrase: str,
+    *,
+    admin: str = "admin",
+    origin: str | None = None,
+    clock: Clock = system_clock,
 ) -> Station:
-    """Create a data directory: signing key, vault, database, and the first ledger event."""
+    """Create a data directory: signing key, vault, database, and the first ledger event.
+
+    ``origin`` names the ledger as a C2SP log (its checkpoints' first line and its key's name), e.g.
+    ``tokens.example.org/branch-07``; default ``token-station.invalid/<site>``. It cannot change later.
+    """
     site = site.strip()
     if not site or len(site) > 64 or any(unicodedata.category(c).startswith("C") for c in site):
         raise InputError(
@@ -121,6 +139,11 @@ def init_station(
             "Give the branch name, e.g. --site branch-07.",
         )
     _check_admin(admin)
+    origin = default_origin(site) if origin is None else origin.strip()
+    try:
+        check_origin(origin)
+    except ValueError as exc:
+        raise InputError(f"The origin {exc}.", "Name the log like tokens.example.org/branch-07.") from exc
     if (data_dir / "station.json").exists() or db_path(data_dir).exists():
         raise StationError(
             f"{data_dir} already holds a station (or the remains of one).",
@@ -144,14 +167,15 @@ def init_station(
         public_key=public_key_to_text(signer.public_key()),
         sealed_signing_key=base64.b64encode(sealed).decode(),
         vault=header,
+        origin=origin,
     )
-    ledger = Ledger.open(db_path(data_dir), signer=signer)
+    ledger = _open_ledger(db_path(data_dir), signer, origin, clock)
     os.chmod(db_path(data_dir), 0o600)
     _prepare(ledger)
     station = Station(data_dir, config, ledger, vault, clock)
     station.append(
         "station.initialised",
-        {"site": site, "key_id": config.key_id, "public_key": config.public_key},
+        {"site": site, "key_id": config.key_id, "public_key": config.public_key, "origin": origin},
         actor=admin,
     )
     # The config is written last: a crash before this leaves no half-station that looks initialised.
@@ -187,13 +211,58 @@ def _check_ledger_present(data_dir: Path) -> None:
         )
 
 
+def _open_ledger(path: Path, signer: object, origin: str, clock: Clock) -> Ledger:
+    try:
+        return Ledger.open(path, signer=signer, origin=origin, at=clock())  # type: ignore[arg-type]
+    except LedgerError as exc:
+        raise StationError(exc.message, exc.hint) from exc
+
+
+def _current_signer(data_dir: Path, config: StationConfig, vault: Vault) -> tuple[object, StationConfig]:
+    """The ledger's current signing key, and the config updated to name it if it was behind."""
+    signer = private_key_from_bytes(vault.open(SIGNING_KEY_RECORD, config.sealed_key_bytes()))
+    path = db_path(data_dir)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        state = store.read_state(conn)
+        mine = Verifier(state.origin, signer.public_key()).vkey() if state is not None else None
+        if state is None or state.log_key == mine:
+            return signer, config
+        try:
+            current = parse_verifier_key(state.log_key).public_key
+        except NoteError:
+            return signer, config  # the ledger reports its own damage when opened
+        kid = key_id(current)
+        record = f"{SIGNING_KEY_RECORD}/{kid}"
+        row = conn.execute("SELECT blob FROM vault_records WHERE id = ?", (record,)).fetchone()
+    except sqlite3.Error:
+        return signer, config
+    finally:
+        conn.close()
+    if row is None:
+        return signer, config  # Ledger.open names the retired or foreign key
+    raw = vault.open(f"{SIGNING_KEY_RECORD}/{kid}", row[0])
+    rotated = private_key_from_bytes(raw)
+    sealed = base64.b64encode(vault.seal(SIGNING_KEY_RECORD, raw)).decode()
+    config = config.with_key(kid, public_key_to_text(rotated.public_key()), sealed)
+    write_config(data_dir, config)
+    return rotated, config
+
+
 def open_station(data_dir: Path, passphrase: str, *, clock: Clock = system_clock) -> Station:
-    """Open for work: unlock the vault, unseal the signing key, open the ledger for appends."""
+    """Open for work: unlock the vault, unseal the signing key, open the ledger for appends.
+
+    A ledger from before the Merkle log is upgraded here (recorded in the ledger) under the config's
+    origin, or the default derived from the site.
+    """
     config = load_config(data_dir)
     _check_ledger_present(data_dir)
     vault = Vault.unlock(config.vault, passphrase)
-    raw = vault.open(SIGNING_KEY_RECORD, config.sealed_key_bytes())
-    ledger = Ledger.open(db_path(data_dir), signer=private_key_from_bytes(raw))
+    signer, config = _current_signer(data_dir, config, vault)
+    ledger = _open_ledger(db_path(data_dir), signer, config.log_origin, clock)
+    if config.origin != ledger.origin:
+        config = replace(config, origin=ledger.origin)
+        write_config(data_dir, config)
     _prepare(ledger)
     return Station(data_dir, config, ledger, vault, clock)
 
@@ -202,5 +271,5 @@ def open_readonly(data_dir: Path, *, clock: Clock = system_clock) -> Station:
     """Open without the passphrase: read and verify only, no appends, no secrets."""
     config = load_config(data_dir)
     _check_ledger_present(data_dir)
-    ledger = Ledger.open(db_path(data_dir), signer=None)
+    ledger = Ledger.open(db_path(data_dir), signer=None, origin=config.origin or None)
     return Station(data_dir, config, ledger, None, clock)

@@ -1,8 +1,11 @@
 """The data directory: where a station keeps its config, database and sealed signing key.
 
 Layout (all files 0600, directory 0700):
-    station.json   site, station key id and public key, vault header, sealed signing key
+    station.json   site, log origin, current ledger key id and public key, vault header, sealed key
     station.db     SQLite: the ledger, the inventory projection and the vault's sealed records
+
+A station.json written before the Merkle ledger has no ``origin``; the station then uses the default
+derived from the site (``default_origin``) and records it when it upgrades the ledger.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import base64
 import binascii
 import json
 import os
-from dataclasses import dataclass
+import re
+import unicodedata
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ledger.errors import LedgerError
@@ -23,6 +28,29 @@ from .vault import VaultHeader
 CONFIG_NAME = "station.json"
 DB_NAME = "station.db"
 FORMAT_VERSION = 1
+# A C2SP key name: non-empty, no spaces, no "+"; we also keep it printable and short.
+_ORIGIN_RE = re.compile(r"[^\s+]{1,128}")
+
+
+def default_origin(site: str) -> str:
+    """``token-station.invalid/<site as a slug>``: a valid log name that says "set your own".
+
+    ``.invalid`` is reserved (RFC 2606), so the default can never collide with a real domain; an
+    organisation should pass ``--origin tokens.example.org/branch-07`` at ``station init``.
+    """
+    ascii_site = unicodedata.normalize("NFKD", site).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9._-]+", "-", ascii_site)
+    return f"token-station.invalid/{slug.strip('-') or 'station'}"
+
+
+def check_origin(origin: str) -> str:
+    """The origin if it can name a C2SP log (and its signing key), else a ValueError saying why."""
+    if not _ORIGIN_RE.fullmatch(origin) or any(unicodedata.category(c).startswith("C") for c in origin):
+        raise ValueError(
+            f"{origin!r} cannot name a log: use 1 to 128 printable characters without spaces or '+', "
+            "like tokens.example.org/branch-07"
+        )
+    return origin
 
 
 def resolve_data_dir(explicit: str | os.PathLike | None) -> Path:
@@ -45,6 +73,14 @@ class StationConfig:
     sealed_signing_key: str  # base64 of the vault-sealed raw Ed25519 private key
     vault: VaultHeader
     version: int = FORMAT_VERSION
+    origin: str = ""  # the ledger's C2SP origin; "" in configs written before the Merkle ledger
+
+    @property
+    def log_origin(self) -> str:
+        return self.origin or default_origin(self.site)
+
+    def with_key(self, key_id: str, public_key: str, sealed: str) -> StationConfig:
+        return replace(self, key_id=key_id, public_key=public_key, sealed_signing_key=sealed)
 
     def to_json(self) -> dict:
         data = dict(self.__dict__)
@@ -68,7 +104,11 @@ class StationConfig:
         for name in ("n", "r", "p"):
             if not isinstance(vault.get(name), int) or isinstance(vault.get(name), bool) or vault[name] < 1:
                 raise ValueError(f"vault.{name} must be a positive whole number")
-        config = cls(**fields, vault=VaultHeader.from_json(vault), version=data.get("version", 1))
+        origin = data.get("origin", "")
+        if not isinstance(origin, str) or origin and check_origin(origin) != origin:
+            raise ValueError("origin must be text")
+        header = VaultHeader.from_json(vault)
+        config = cls(**fields, vault=header, version=data.get("version", 1), origin=origin)
         if key_id(public_key_from_text(config.public_key)) != config.key_id:
             raise ValueError("the public key does not match the key id")
         config.sealed_key_bytes()

@@ -13,10 +13,11 @@ from ledger import (
     LedgerReadOnlyError,
     LedgerTransactionError,
     canonical_bytes,
-    entry_hash,
     generate_key,
     key_id,
 )
+from ledger.merkle import leaf_hash, node_hash
+from ledger.note import Verifier, open_checkpoint
 
 T0 = datetime(2025, 1, 31, 9, 15, tzinfo=UTC)
 
@@ -53,18 +54,28 @@ def test_append_and_read_back(ledger, signer):
     assert (second.seq, second.prev) == (1, first.hash)
     assert first.raw == canonical_bytes(
         {
-            "v": 1,
+            "v": 2,
             "seq": 0,
             "at": "2025-01-31T09:15:00.000000Z",
             "type": "token.issued",
             "actor": "op-1",
             "body": {"serial": 1},
             "prev": GENESIS_PREV,
+            "sigs": [],
         }
     )
-    assert first.hash == entry_hash(first.raw).hex()
-    signer.public_key().verify(first.signature, first.raw)
-    assert first.key_id == key_id(signer) == ledger.key_id
+    # v2: the hash is the RFC 6962 leaf hash, and entries are covered by the signed checkpoint
+    # instead of one signature each.
+    assert first.hash == leaf_hash(first.raw).hex()
+    assert (first.signature, first.key_id, first.version) == (b"", "", 2)
+    checkpoint, _ = open_checkpoint(
+        ledger.checkpoint(), ledger.origin, [Verifier(ledger.origin, signer.public_key())]
+    )
+    assert (checkpoint.size, checkpoint.root_hash) == (
+        2,
+        node_hash(leaf_hash(first.raw), leaf_hash(second.raw)),
+    )
+    assert ledger.key_id == key_id(signer)
     assert first.at_datetime == T0
 
     assert list(ledger.entries()) == [first, second]
@@ -262,13 +273,21 @@ def test_reopen_persists_and_continues_the_chain(path, signer):
 def test_key_rotation_verifies_with_both_keys(path, signer):
     new_key = generate_key()
     with Ledger.open(path, signer) as old:
-        old.append("station.key_rotated", {"to": key_id(new_key)}, actor="admin", at=at(0))
+        old.append("a.b", {}, actor="op", at=at(0))
+        rotation = old.rotate_key(new_key, actor="admin", at=at(1))
+        assert rotation.type == "ledger.key_rotated" and len(rotation.sigs) == 2
+        # The checkpoint that first holds the rotation is signed by both keys, and kept.
+        assert old.checkpoint().count("\u2014 ") == 2 and old.kept_checkpoints()[0][0] == 2
+        old.append("a.c", {}, actor="op", at=at(2))  # this ledger object now signs with the new key
+    with pytest.raises(LedgerError, match="retired"):
+        Ledger.open(path, signer)
     with Ledger.open(path, new_key) as new:
-        new.append("a.b", {}, actor="op", at=at(1))
+        new.append("a.d", {}, actor="op", at=at(3))
         assert new.verify(trusted(signer, new_key)).ok
-        report = new.verify(trusted(new_key))
-        assert report.first_bad_seq == 0
-        assert report.problem == f"entry 0 names unknown key {key_id(signer)}"
+        assert new.verify(trusted(new_key)).ok  # the new key signs the latest checkpoint over all history
+        assert new.verify(trusted(signer)).ok  # the old key vouched for the new one in the rotation
+        report = new.verify(trusted(generate_key()))
+        assert not report.ok and report.kind == "signature"
 
 
 def test_two_connections_append_in_turn(path, signer):

@@ -167,11 +167,11 @@ def _encode(**changes):
     return encode_entry(**parts)
 
 
-def test_entry_encoding_is_the_canonical_v1_document():
+def test_entry_encoding_is_the_canonical_v2_document():
     raw = _encode()
     assert raw == (
         b'{"actor":"op-1","at":"2025-01-31T09:15:00.000000Z","body":{"serial":7},'
-        b'"prev":"' + GENESIS_PREV.encode() + b'","seq":0,"type":"token.issued","v":1}'
+        b'"prev":"' + GENESIS_PREV.encode() + b'","seq":0,"sigs":[],"type":"token.issued","v":2}'
     )
     assert decode_entry(raw)["body"] == {"serial": 7}
 
@@ -204,8 +204,10 @@ def test_entry_rejects_bad_actors(actor):
         (lambda raw: raw.replace(b"{", b'{"actor":"x",', 1), "duplicate member"),
         (lambda raw: raw.replace(b'"serial":7', b'"serial":NaN'), "not JSON"),
         (lambda raw: raw[:-1], "not valid JSON"),
-        (lambda raw: raw.replace(b'"v":1', b'"v":2'), "unsupported version"),
-        (lambda raw: raw.replace(b'"v":1', b'"v":1,"w":1'), "not a ledger entry"),
+        (lambda raw: raw.replace(b'"v":2', b'"v":3'), "unsupported version"),
+        (lambda raw: raw.replace(b'"v":2', b'"v":2,"w":1'), "not a ledger entry"),
+        (lambda raw: raw.replace(b',"sigs":[]', b''), "not a ledger entry"),
+        (lambda raw: raw.replace(b'"sigs":[]', b'"sigs":[1]'), "bad sigs"),
         (lambda raw: raw.replace(b"09:15:00.000000Z", b"09:15:00Z"), "bad time"),
         (lambda raw: raw.replace(b'"serial":7', b'"serial":7.5'), "bad body"),
     ],
@@ -238,3 +240,72 @@ def test_public_key_from_text_rejects_garbage(text):
 def test_private_key_from_bytes_rejects_wrong_length():
     with pytest.raises(LedgerError):
         private_key_from_bytes(b"short")
+
+
+# --- the fast canonical path equals RFC 8785 (property tests) ------------------------------------
+
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ledger.canonical import canonical_fast, parse_canonical  # noqa: E402
+from ledger.entry import fast_decode  # noqa: E402
+
+# Text that reaches the corners: control characters, the escapes, DEL, the BMP's private and
+# specials area (U+E000..U+FFFF, where UTF-16 and code point order part), astral characters.
+_chars = st.one_of(
+    st.characters(codec="utf-8"),
+    st.sampled_from(
+        ["\x00", "\x1f", '"', "\\", "/", "\x7f", "\u2028", "\ue000", "\uffff", "\U0001f600", "é"]
+    ),
+)
+_text = st.text(_chars, max_size=12)
+_ints = st.integers(-MAX_SAFE_INT, MAX_SAFE_INT) | st.sampled_from([0, -1, MAX_SAFE_INT, -MAX_SAFE_INT])
+_json = st.recursive(
+    st.none() | st.booleans() | _ints | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=700, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_text, _json, max_size=6))
+@example({"\ufb33": 1, "\U0001f600": 2})  # UTF-16 order puts the emoji first
+@example({"a": "\x00\x08\x09\x0a\x0c\x0d\x1f\x7f"})
+def test_fast_encoding_is_rfc8785(document):
+    assert canonical_fast(document) == canonical_bytes(document)
+    if _bmp_only(document):  # beyond the BMP the fast check defers to the exact one
+        assert parse_canonical(canonical_bytes(document)) == document
+
+
+def _bmp_only(value):
+    return all(ord(c) <= 0xFFFF for c in json.dumps(value, ensure_ascii=False))
+
+
+@settings(max_examples=700, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_text, _json, max_size=4), st.data())
+def test_fast_check_never_accepts_what_the_exact_check_refuses(body, data):
+    raw = encode_entry(seq=3, at=T0, type="token.issued", actor="op-1", body=body, prev=GENESIS_PREV)
+    assert fast_decode(raw) is None or fast_decode(raw) == decode_entry(raw)
+    # Mutate the bytes: insert, delete or change one byte, or respell a piece of the JSON.
+    position = data.draw(st.integers(0, len(raw) - 1))
+    mutation = data.draw(st.sampled_from(["flip", "delete", "insert", "space", "escape", "number"]))
+    if mutation == "flip":
+        flipped = bytes([raw[position] ^ data.draw(st.integers(1, 255))])
+        mutated = raw[:position] + flipped + raw[position + 1:]
+    elif mutation == "delete":
+        mutated = raw[:position] + raw[position + 1:]
+    elif mutation == "insert":
+        mutated = raw[:position] + bytes([data.draw(st.integers(0, 255))]) + raw[position:]
+    elif mutation == "space":
+        mutated = raw[:position] + b" " + raw[position:]
+    elif mutation == "escape":
+        mutated = raw.replace(b"o", b"\\u006f", 1)
+    else:
+        mutated = raw.replace(b'"seq":3', b'"seq":3.0').replace(b"3", b"3e0", 1)
+    fast = fast_decode(mutated)
+    try:
+        exact = decode_entry(mutated)
+    except EntryFormatError:
+        exact = None
+    if fast is not None:
+        assert exact == fast  # the fast path accepts only what the exact check accepts, identically

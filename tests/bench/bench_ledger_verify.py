@@ -1,0 +1,169 @@
+"""Benchmark: verifying a 1,000,000-event ledger, against the floor of reading and hashing its bytes.
+
+Run: .venv/bin/python tests/bench/bench_ledger_verify.py [N]
+
+Builds an N-event ledger file (default 1,000,000) the way the ledger writes one, in large
+transactions: the same entry encoding, tree nodes, state and signed checkpoint; then, in this one run:
+
+- floor: read every entry's bytes from the same file, in order, and hash each once with SHA-256
+  (one process; the least any verifier of this file must do);
+- ``Ledger.verify``: the full check (canonical form, links, the Merkle tree, stored tree nodes, the
+  checkpoint signature), on all cores;
+- peak memory of a verification of N/10 and of N events, each in a fresh process with its workers:
+  a streaming verifier uses the same memory for both.
+
+Targets (issue 4): verify within 2x of the floor and under 10 s for 1,000,000 events on this 2-core
+machine; memory flat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ledger import merkle, store
+from ledger.entry import GENESIS_PREV, encode_entry
+from ledger.keys import generate_key, key_id
+from ledger.log import Ledger
+from ledger.note import Checkpoint, Signer, Verifier, sign_note
+
+ORIGIN = "tokens.example.org/bench"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def body(i: int) -> dict:
+    return {
+        "intent_id": f"7f3c2a1e-5b6d-4e8f-9a0b-{i:012d}",
+        "serial": 10_000_000 + i,
+        "model": "YubiKey 5 NFC",
+        "firmware": "5.4.3",
+        "credential_id": f"Token Station:user{i}",
+        "owner": f"user{i}",
+        "custodian": "carol",
+        "issuer": "Token Station",
+        "algorithm": "SHA1",
+        "digits": 6,
+        "period": 30,
+        "seed_fingerprint": f"{i:032x}",
+        "vault_record": f"totp/{10_000_000 + i}/abc",
+    }
+
+
+def build(path: Path, n: int) -> object:
+    """An n-event ledger, written as Ledger writes it (checked by the verification below)."""
+    signer = generate_key()
+    Ledger.open(path, signer, origin=ORIGIN).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous=OFF")  # a build step, not what is measured
+    frontier, prev = merkle.Frontier(), GENESIS_PREV
+    conn.execute("BEGIN")
+    batch, nodes = [], []
+    for i in range(n):
+        raw = encode_entry(
+            seq=i, at=T0 + timedelta(seconds=i), type="token.issued", actor="carol", body=body(i), prev=prev
+        )
+        leaf = merkle.leaf_hash(raw)
+        prev = leaf.hex()
+        batch.append((i, raw, prev, b"", ""))
+        frontier, completed = frontier.append(leaf)
+        nodes.extend((c.level, c.index, c.hash) for c in completed if c.level and c.level % 8 == 0)
+        if len(batch) == 50_000:
+            conn.executemany("INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?)", batch)
+            batch = []
+    conn.executemany("INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?)", batch)
+    conn.executemany("INSERT INTO ledger_tree VALUES (?, ?, ?)", nodes)
+    note = sign_note(Checkpoint(ORIGIN, n, frontier.root()).body(), [Signer(ORIGIN, signer)])
+    store.write_state(
+        conn, store.State(ORIGIN, n, frontier, prev, note, Verifier(ORIGIN, signer.public_key()).vkey())
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return signer
+
+
+def floor(path: Path) -> float:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    sha = hashlib.sha256
+    start = time.perf_counter()
+    for (raw,) in conn.execute("SELECT entry FROM ledger_entries ORDER BY seq"):
+        sha(raw).digest()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+_PEAK = """
+import resource, sys
+from ledger.log import Ledger
+with Ledger.open(sys.argv[1]) as ledger:
+    report = ledger.verify()
+assert report.ok, report
+usage = resource.getrusage
+print(max(usage(resource.RUSAGE_SELF).ru_maxrss, usage(resource.RUSAGE_CHILDREN).ru_maxrss))
+"""
+
+
+def peak_kib(path: Path) -> int:
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+def main(n: int = 1_000_000) -> None:
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        path, small = Path(tmp) / "big.db", Path(tmp) / "small.db"
+        t = time.perf_counter()
+        signer = build(path, n)
+        build(small, n // 10)
+        print(f"built {n:,} events in {time.perf_counter() - t:.0f} s ({path.stat().st_size / 1e6:.0f} MB)")
+        floor(path)  # warm the page cache for both sides alike
+        base = floor(path)
+        with Ledger.open(path) as ledger:
+            start = time.perf_counter()
+            report = ledger.verify({key_id(signer): signer.public_key()})  # type: ignore[arg-type]
+            ours = time.perf_counter() - start
+            start = time.perf_counter()
+            single = ledger.verify({key_id(signer): signer.public_key()}, workers=1)  # type: ignore[arg-type]
+            one = time.perf_counter() - start
+        assert report.ok and single.ok and report.size == n, report
+        small_peak, big_peak = peak_kib(small), peak_kib(path)
+    cores = os.cpu_count()
+    print(f"floor (read each entry, SHA-256 once, 1 process)  {base:6.2f} s")
+    print(
+        f"ledger verify, {cores} workers  {ours:6.2f} s  ratio {ours / base:.2f}x floor"
+        " (target <= 2x, < 10 s)"
+    )
+    print(f"ledger verify, 1 worker   {one:6.2f} s  ratio {one / base:.2f}x floor")
+    print(f"CPU throughput of {cores} busy processes vs 1: {throughput(cores):.2f}x")
+    print(
+        f"peak memory verifying {n // 10:,}: {small_peak / 1024:.0f} MiB, {n:,}: {big_peak / 1024:.0f} MiB, "
+        f"ratio {big_peak / small_peak:.2f} (flat: about 1)"
+    )
+
+
+def _burn(_: int) -> float:
+    start = time.perf_counter()
+    hashlib.sha256(b"x" * 50_000_000).digest()
+    return time.perf_counter() - start
+
+
+def throughput(workers: int) -> float:
+    """How much more CPU work ``workers`` processes get done than one (what "cores" are worth here)."""
+    import multiprocessing
+
+    alone = _burn(0)
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        start = time.perf_counter()
+        pool.map(_burn, range(workers))
+        together = time.perf_counter() - start
+    return workers * alone / together
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
