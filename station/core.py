@@ -12,10 +12,11 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from drivers.bus import PCSC, KeyBus
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.keys import (
@@ -47,6 +48,8 @@ class Station:
     ledger: Ledger
     vault: Vault | None
     clock: Clock
+    # Where keys are found: pcscd, or an in-process bus of virtual keys in tests.
+    bus: KeyBus = field(default=PCSC)
 
     def now(self) -> datetime:
         return self.clock()
@@ -108,7 +111,8 @@ def _prepare(ledger: Ledger) -> None:
 
 
 def init_station(
-    data_dir: Path, site: str, passphrase: str, *, admin: str = "admin", clock: Clock = system_clock
+    data_dir: Path, site: str, passphrase: str, *, admin: str = "admin", clock: Clock = system_clock,
+    bus: KeyBus = PCSC,
 ) -> Station:
     """Create a data directory: signing key, vault, database, and the first ledger event."""
     site = site.strip()
@@ -145,7 +149,7 @@ def init_station(
     ledger = Ledger.open(db_path(data_dir), signer=signer)
     os.chmod(db_path(data_dir), 0o600)
     _prepare(ledger)
-    station = Station(data_dir, config, ledger, vault, clock)
+    station = Station(data_dir, config, ledger, vault, clock, bus)
     station.append(
         "station.initialised",
         {"site": site, "key_id": config.key_id, "public_key": config.public_key},
@@ -184,7 +188,9 @@ def _check_ledger_present(data_dir: Path) -> None:
         )
 
 
-def open_station(data_dir: Path, passphrase: str, *, clock: Clock = system_clock) -> Station:
+def open_station(
+    data_dir: Path, passphrase: str, *, clock: Clock = system_clock, bus: KeyBus = PCSC
+) -> Station:
     """Open for work: unlock the vault, unseal the signing key, open the ledger for appends."""
     config = load_config(data_dir)
     _check_ledger_present(data_dir)
@@ -192,7 +198,7 @@ def open_station(data_dir: Path, passphrase: str, *, clock: Clock = system_clock
     raw = vault.open(SIGNING_KEY_RECORD, config.sealed_key_bytes())
     ledger = Ledger.open(db_path(data_dir), signer=private_key_from_bytes(raw))
     _prepare(ledger)
-    return Station(data_dir, config, ledger, vault, clock)
+    return Station(data_dir, config, ledger, vault, clock, bus)
 
 
 def open_readonly(data_dir: Path, *, clock: Clock = system_clock) -> Station:

@@ -185,8 +185,8 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
     fingerprint = station.vault.fingerprint(seed)
     try:
         # What the key's profile cannot do is refused before the intent, so the ledger stays as it was.
-        check_key_can_hold(find_key(request.serial), request.algorithm)
-        with open_oath(request.serial) as key:
+        check_key_can_hold(find_key(request.serial, station.bus), request.algorithm)
+        with open_oath(request.serial, station.bus) as key:
             info = key.info
             key.check_can_put(spec, _capacity(info))
             common = {
