@@ -105,8 +105,10 @@ def _ensure_vault_table(ledger: Ledger) -> None:
 
 
 def _prepare(ledger: Ledger) -> None:
+    if not projection.is_current(ledger.db):
+        # A new station, or one whose tables predate this layout: the ledger says what they hold.
+        projection.rebuild(ledger.db, ledger.entries())
     with ledger.db.conn:
-        projection.ensure_tables(ledger.db)
         _ensure_vault_table(ledger)
 
 
@@ -152,7 +154,7 @@ def init_station(
     station = Station(data_dir, config, ledger, vault, clock, bus)
     station.append(
         "station.initialised",
-        {"site": site, "key_id": config.key_id, "public_key": config.public_key},
+        {"site": site, "admin": admin, "key_id": config.key_id, "public_key": config.public_key},
         actor=admin,
     )
     # The config is written last: a crash before this leaves no half-station that looks initialised.

@@ -61,8 +61,9 @@ class VirtualBus:
             )
         key = self._slots[reader_name]
         if key is None or key.removed:
-            raise KeyRemovedError(f"No key answers in reader {reader_name!r}.",
-                                  "Insert the key and try again.")
+            raise KeyRemovedError(
+                f"No key answers in reader {reader_name!r}.", "Insert the key and try again."
+            )
         connection = VirtualConnection(key)
         try:
             yield None, connection
