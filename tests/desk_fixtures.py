@@ -1,10 +1,10 @@
 """A station on an in-process bus of virtual YubiKeys, with enrolled operators and a clock to move.
 
-    from desk_fixtures import desk  # noqa: F401  (the fixture)
+from desk_fixtures import desk  # noqa: F401  (the fixture)
 
-    def test_x(desk):
-        key = desk.insert(20000001)                   # a virtual YubiKey 5 NFC in a free reader
-        desk.clock.advance(minutes=5)
+def test_x(desk):
+    key = desk.insert(20000001)                   # a virtual YubiKey 5 NFC in a free reader
+    desk.clock.advance(minutes=5)
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ from station.inventory.admin import enrol_operator
 PASS = "correct horse battery"
 T0 = datetime(2026, 12, 3, 9, 0, 0, tzinfo=UTC)
 ADMIN = "root"
-OPERATORS = {"carol": "custodian", "dave": "custodian", "sam": "supervisor", "audrey": "auditor",
-             "hank": "admin,supervisor"}
+OPERATORS = {
+    "carol": "custodian",
+    "dave": "custodian",
+    "sam": "supervisor",
+    "audrey": "auditor",
+    "hank": "admin,supervisor",
+}
 
 
 class MovableClock:

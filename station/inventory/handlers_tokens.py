@@ -192,7 +192,7 @@ def _close_incident(db: sqlite_utils.Database, e: Entry, owner: str, serial: str
 
 def on_issue_failed(db: sqlite_utils.Database, e: Entry) -> None:
     b = e.body
-    prior = _intent_prior(db, b["intent_id"], "failed")
+    prior = _intent_prior(db, b.get("intent_id"), "failed")
     token = _token(db, b["serial"])
     if token is not None and token["status"] == "issuing":
         _update(db, e, b["serial"], status=prior or "in_stock")

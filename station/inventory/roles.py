@@ -103,8 +103,8 @@ def require(db: sqlite_utils.Database, operator_id: str, action: str) -> Operato
         wanted = " or ".join(sorted(r.value for r in needed))
         held = ", ".join(sorted(r.value for r in operator.roles)) or "none"
         raise NotPermitted(
-            f"{operator_id} ({held}) may not {action.replace('_', ' ')}: that needs a {wanted}.",
-            f"Ask a {wanted} to do it.",
+            f"{operator_id} ({held}) may not {action.replace('_', ' ')}: that needs the {wanted} role.",
+            f"Ask an operator with the {wanted} role to do it.",
         )
     return operator
 

@@ -9,7 +9,6 @@ import hashlib
 
 import pyotp
 import pytest
-from desk_fixtures import desk  # noqa: F401
 from yubikit.oath import OathSession
 
 from drivers.emulator import VirtualConnection
@@ -32,7 +31,12 @@ def test_receive_by_insertion_reads_serial_model_and_firmware(desk):
     assert report.received == (str(SERIAL), str(SERIAL + 1))
     token = find_token(desk.station.ledger.db, str(SERIAL + 1))
     assert (token["status"], token["model"], token["firmware"], token["custodian"], token["site"]) == (
-        "in_stock", "YubiKey 5C NFC", "5.7.1", "carol", "branch-07")
+        "in_stock",
+        "YubiKey 5C NFC",
+        "5.7.1",
+        "carol",
+        "branch-07",
+    )
     again = receive_inserted(desk.station, operator="carol")
     assert again.received == () and again.already_known == (str(SERIAL), str(SERIAL + 1))
 
@@ -67,7 +71,7 @@ def test_operator_and_owner_checks_come_before_the_key(desk):
     before = desk.types()
     with pytest.raises(NotPermitted, match="not an enrolled operator"):
         issue_totp(desk.station, IssueRequest(SERIAL, "alice", "mallory"))
-    with pytest.raises(NotPermitted, match="may not issue: that needs a custodian or supervisor"):
+    with pytest.raises(NotPermitted, match="may not issue: that needs the custodian or supervisor role"):
         issue_totp(desk.station, IssueRequest(SERIAL, "alice", "audrey"))
     with pytest.raises(InputError, match="to themselves"):
         issue_totp(desk.station, IssueRequest(SERIAL, "carol", "carol"))

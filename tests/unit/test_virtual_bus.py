@@ -20,7 +20,9 @@ def test_keys_are_recognised_by_talking_to_them():
     keys, busy = scan(bus)
     assert busy == []
     assert [(k.serial, k.model, k.firmware) for k in keys] == [
-        (20000001, "YubiKey 5 NFC", "5.4.3"), (20000002, "YubiKey 5C NFC", "5.7.1")]
+        (20000001, "YubiKey 5 NFC", "5.4.3"),
+        (20000002, "YubiKey 5C NFC", "5.7.1"),
+    ]
     assert keys[0].oath_credentials == 0
 
 
