@@ -54,6 +54,14 @@ class Desk:
         self.bus.insert(key)
         return key
 
+    def only(self, serial: int) -> VirtualYubiKey:
+        """Empty every reader, then insert a fresh key with this serial (one key at the desk)."""
+        for reader in self.bus.reader_names():
+            held = self.bus.key_in(reader)
+            if held is not None:
+                self.bus.remove(held)
+        return self.insert(serial)
+
     def types(self) -> list[str]:
         return [e.type for e in self.station.ledger.entries()]
 

@@ -39,6 +39,9 @@ class VirtualBus:
         self._slots[reader] = key
         return reader
 
+    def key_in(self, reader: str) -> VirtualYubiKey | None:
+        return self._slots[reader]
+
     def remove(self, key: VirtualYubiKey) -> None:
         for name, held in self._slots.items():
             if held is key:

@@ -18,7 +18,7 @@ def on_started(db: sqlite_utils.Database, e: Entry) -> None:
 
 def on_counted(db: sqlite_utils.Database, e: Entry) -> None:
     b = e.body
-    db.executemany(
+    db.conn.executemany(
         "INSERT OR IGNORE INTO audit_counts (audit_id, serial, location, counted_by, counted_at)"
         " VALUES (?, ?, ?, ?, ?)",
         [(b["audit"], s, b.get("location"), e.actor, e.at) for s in b["serials"]],
@@ -41,7 +41,7 @@ def on_closed(db: sqlite_utils.Database, e: Entry) -> None:
             b["audit"],
         ],
     )
-    db.executemany(
+    db.conn.executemany(
         "INSERT OR REPLACE INTO audit_results (audit_id, serial, outcome, expected, counted, note)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         [
