@@ -79,6 +79,11 @@ class DirectoryPlan:
     leavers_holding: tuple[tuple[str, tuple[str, ...]], ...]  # (employee id, serials they hold)
 
     @property
+    def id(self) -> str:
+        """Names this exact diff: the same file against the same directory on record."""
+        return hashlib.sha256(f"{self.base}:{self.sha256}".encode()).hexdigest()[:12]
+
+    @property
     def empty(self) -> bool:
         return not (self.added or self.changed or self.removed)
 

@@ -1,0 +1,373 @@
+"""CLI verbs for tokens: intake, return, custody, loss and retirement, audits, reports, the inventory."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from .cli_inventory import Verb
+from .cli_support import add_operator, emit, open_for_reading, open_for_work, operator, serials_from, table
+from .errors import InputError
+
+
+def _receipt(args: argparse.Namespace, report: object) -> int:
+    data = {
+        "received": list(report.received),
+        "already_known": list(report.already_known),
+        "rejected": [asdict(r) for r in report.rejected],
+    }
+    lines = [f"Received {len(report.received)} token(s) into stock: {' '.join(report.received) or '-'}."]
+    if report.already_known:
+        lines.append(f"Already in the inventory: {' '.join(report.already_known)}.")
+    lines += [f"Not received: {r.entry} {r.serial or ''}: {r.reason}" for r in report.rejected]
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    from .inventory.intake import receive_inserted, receive_serials
+
+    serials = list(serials_from(args))
+    if args.inserted == bool(serials):
+        raise InputError(
+            "Receive either the keys inserted (--inserted) or a list of serials, not both.",
+            "station receive --inserted, or station receive SERIAL... / --file LIST.",
+        )
+    station = open_for_work(args)
+    common = {"operator": operator(args), "location": args.location, "site": args.site, "reason": args.reason}
+    if args.inserted:
+        return _receipt(args, receive_inserted(station, **common))
+    return _receipt(
+        args,
+        receive_serials(station, serials, model=args.model, accept_partial=args.accept_partial, **common),
+    )
+
+
+def _moved(args: argparse.Namespace, t: object) -> int:
+    token = t.token
+    place = f"{token.site}{'/' + token.location if token.location else ''}"
+    emit(
+        args,
+        {"event": t.event, "ledger_seq": t.seq, "token": asdict(token)},
+        f"Token {token.serial}: {token.status} ({place}); ledger entry {t.seq} ({t.event}).",
+    )
+    return 0
+
+
+def cmd_return(args: argparse.Namespace) -> int:
+    from .inventory.lifecycle import return_token
+
+    return _moved(
+        args,
+        return_token(
+            open_for_work(args),
+            args.serial,
+            operator=operator(args),
+            location=args.location,
+            site=args.site,
+            reason=args.reason,
+        ),
+    )
+
+
+def cmd_report_lost(args: argparse.Namespace) -> int:
+    from .inventory.lifecycle import report_lost
+
+    return _moved(
+        args, report_lost(open_for_work(args), args.serial, operator=operator(args), reason=args.reason)
+    )
+
+
+def cmd_report_damaged(args: argparse.Namespace) -> int:
+    from .inventory.lifecycle import report_damaged
+
+    return _moved(
+        args,
+        report_damaged(
+            open_for_work(args),
+            args.serial,
+            operator=operator(args),
+            reason=args.reason,
+            location=args.location,
+            site=args.site,
+        ),
+    )
+
+
+def cmd_block(args: argparse.Namespace) -> int:
+    from .inventory.lifecycle import block, unblock
+
+    fn = unblock if args.unblock else block
+    return _moved(args, fn(open_for_work(args), args.serial, operator=operator(args), reason=args.reason))
+
+
+def cmd_found(args: argparse.Namespace) -> int:
+    from .inventory.lifecycle import found
+
+    return _moved(
+        args,
+        found(
+            open_for_work(args),
+            args.serial,
+            operator=operator(args),
+            reason=args.reason,
+            location=args.location,
+            site=args.site,
+        ),
+    )
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    from .inventory.lifecycle import retire
+
+    return _moved(
+        args,
+        retire(
+            open_for_work(args),
+            args.serial,
+            operator=operator(args),
+            how=args.how,
+            reason=args.reason,
+            witness=args.witness,
+        ),
+    )
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from .inventory.custody import transfer
+
+    result = transfer(
+        open_for_work(args),
+        serials_from(args),
+        operator=operator(args),
+        to_custodian=args.to,
+        location=args.location,
+        site=args.site,
+        reason=args.reason,
+    )
+    place = f"{result.site}{'/' + result.location if result.location else ''}"
+    emit(
+        args,
+        asdict(result),
+        f"Moved {len(result.serials)} token(s) to {result.to_custodian} at {place};"
+        f" ledger entry {result.seq}.",
+    )
+    return 0
+
+
+def cmd_token_show(args: argparse.Namespace) -> int:
+    from .inventory.common import clean_serial, get_token
+
+    station = open_for_reading(args)
+    serial = clean_serial(args.serial)
+    token = get_token(station.ledger.db, serial)
+    history = list(
+        station.ledger.db.query(
+            "SELECT seq, at, type, actor, second_operator, owner, reason FROM token_history WHERE serial = ?"
+            " ORDER BY seq",
+            [serial],
+        )
+    )
+    emit(
+        args,
+        {"token": token, "history": history},
+        "\n".join(f"{k}: {v}" for k, v in token.items() if v is not None) + "\n\n" + table(history),
+    )
+    return 0
+
+
+def cmd_audit_start(args: argparse.Namespace) -> int:
+    from .inventory.audits import start_audit
+
+    audit = start_audit(open_for_work(args), operator=operator(args), site=args.site, location=args.location)
+    emit(args, {"audit": audit}, f"Audit {audit} started. Count with: station audit count {audit} SERIAL...")
+    return 0
+
+
+def cmd_audit_count(args: argparse.Namespace) -> int:
+    from .inventory.audits import count
+
+    n = count(
+        open_for_work(args), args.audit, serials_from(args), operator=operator(args), location=args.location
+    )
+    emit(args, {"audit": args.audit, "counted": n}, f"Counted {n} serial(s) in audit {args.audit}.")
+    return 0
+
+
+def _result(args: argparse.Namespace, result: object, closed: bool) -> int:
+    data = {
+        "audit": result.audit,
+        "site": result.site,
+        "location": result.location,
+        "closed": closed,
+        "found": list(result.found),
+        "missing": list(result.missing),
+        "wrong_place": list(result.wrong_place),
+        "unexpected": list(result.unexpected),
+    }
+    head = (
+        f"Audit {result.audit} {'closed and signed off' if closed else '(not closed yet)'}:"
+        f" {len(result.found)} found, {len(result.missing)} missing, {len(result.wrong_place)} in the wrong"
+        f" place, {len(result.unexpected)} unexpected."
+    )
+    emit(args, data, head + ("\n" + table(result.exceptions()) if result.exceptions() else ""))
+    return 0
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    from .inventory.audits import reconcile_audit
+
+    return _result(args, reconcile_audit(open_for_reading(args).ledger.db, args.audit), closed=False)
+
+
+def cmd_audit_close(args: argparse.Namespace) -> int:
+    from .inventory.audits import close_audit
+
+    result = close_audit(
+        open_for_work(args), args.audit, operator=operator(args), second_operator=args.second, note=args.note
+    )
+    return _result(args, result, closed=True)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .inventory.reports import REPORTS, Options, as_csv, run_report
+
+    if args.name == "list":
+        rows = [{"report": name, "title": title} for name, (title, _fn) in REPORTS.items()]
+        emit(args, rows, table(rows))
+        return 0
+    station = open_for_reading(args)
+    on = datetime.now(UTC).date() if args.on is None else args.on
+    report = run_report(station.ledger.db, args.name, Options(on, args.within_days, args.since, args.until))
+    if args.csv:
+        print(as_csv(report), end="")
+    else:
+        emit(args, report.as_json(), f"{report.title}\n\n{table(report.rows, report.columns)}")
+    return 0
+
+
+def cmd_inventory_rebuild(args: argparse.Namespace) -> int:
+    from .inventory.rebuild import check_rebuild, rebuild_in_place
+
+    if args.check:
+        differences = check_rebuild(open_for_reading(args))
+        if differences:
+            emit(
+                args,
+                {"ok": False, "differences": differences},
+                "INVENTORY DIFFERS FROM THE LEDGER:\n"
+                + "\n".join(differences)
+                + "\nRun 'station inventory rebuild' to rebuild it from the ledger, and tell the auditor.",
+            )
+            return 3
+        emit(
+            args,
+            {"ok": True, "differences": []},
+            "Inventory OK: a rebuild from the ledger gives the same tables.",
+        )
+        return 0
+    entries = rebuild_in_place(open_for_work(args))
+    emit(args, {"ok": True, "entries": entries}, f"Inventory rebuilt from {entries} ledger entries.")
+    return 0
+
+
+def _date(text: str) -> object:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def register(sub: argparse._SubParsersAction, verb: Verb) -> None:
+    def serial_verb(
+        name: str, fn: object, help_: str, reason: bool = True, place: bool = False
+    ) -> argparse.ArgumentParser:
+        p = verb(name, fn, help_)
+        p.add_argument("--serial", required=True)
+        p.add_argument("--reason", required=reason, help="why, in a few words")
+        if place:
+            p.add_argument("--location", help="where the token goes now")
+            p.add_argument("--site")
+        add_operator(p)
+        return p
+
+    p = verb("receive", cmd_receive, "receive tokens into stock: the keys inserted, or a list of serials")
+    p.add_argument("serials", nargs="*", metavar="SERIAL")
+    p.add_argument(
+        "--inserted", action="store_true", help="the YubiKeys inserted now (serial and model read)"
+    )
+    p.add_argument("--file", help="a list of serials, one per line (- for stdin)")
+    p.add_argument("--model", help="model of the listed keys, e.g. 'YubiKey 5 NFC'")
+    p.add_argument("--location")
+    p.add_argument("--site")
+    p.add_argument("--reason")
+    p.add_argument("--accept-partial", action="store_true", help="receive the good entries, list the rest")
+    add_operator(p)
+
+    serial_verb("return", cmd_return, "an owner hands a token back", reason=False, place=True)
+    serial_verb("report-lost", cmd_report_lost, "a token is missing: its codes stop at once")
+    serial_verb("report-damaged", cmd_report_damaged, "a token is broken (and back at the desk)", place=True)
+    serial_verb("block", cmd_block, "suspend a token's codes while something is unclear").set_defaults(
+        unblock=False
+    )
+    serial_verb("unblock", cmd_block, "lift a block (supervisor)").set_defaults(unblock=True)
+    serial_verb("found", cmd_found, "a lost token turned up (it comes back to the desk)", place=True)
+    p = serial_verb("retire", cmd_retire, "destroy, send back or write off a token (supervisor)")
+    p.add_argument("--how", required=True, choices=("destroyed", "sent_back", "written_off"))
+    p.add_argument("--witness", help="a second operator who saw it done")
+
+    p = verb("transfer", cmd_transfer, "move tokens to another custodian and/or place (both sides recorded)")
+    p.add_argument("serials", nargs="*", metavar="SERIAL")
+    p.add_argument("--file", help="serials, one per line")
+    p.add_argument("--to", help="the custodian taking them over (default: you)")
+    p.add_argument("--location")
+    p.add_argument("--site")
+    p.add_argument("--reason")
+    add_operator(p, "the custodian handing them over")
+
+    token = sub.add_parser("token", help="one token").add_subparsers(dest="noun_verb", required=True)
+    p = verb("show", cmd_token_show, "a token's state and its whole history", token)
+    p.add_argument("serial")
+
+    audit = sub.add_parser("audit", help="physical counts").add_subparsers(dest="noun_verb", required=True)
+    p = verb("start", cmd_audit_start, "start a count for a site or a location (auditor)", audit)
+    p.add_argument("--site")
+    p.add_argument("--location")
+    add_operator(p)
+    p = verb("count", cmd_audit_count, "record serials present (scanned or typed)", audit)
+    p.add_argument("audit")
+    p.add_argument("serials", nargs="*", metavar="SERIAL")
+    p.add_argument("--file", help="serials, one per line (- for stdin, e.g. a barcode scanner)")
+    p.add_argument("--location", help="where these were counted (for a whole-site count)")
+    add_operator(p)
+    p = verb("show", cmd_audit_show, "reconcile the count so far, without closing", audit)
+    p.add_argument("audit")
+    p = verb("close", cmd_audit_close, "reconcile and sign off", audit)
+    p.add_argument("audit")
+    p.add_argument("--second", help="a second operator signing off")
+    p.add_argument("--note")
+    add_operator(p)
+
+    p = verb("report", cmd_report, "a named report ('station report list' names them)")
+    p.add_argument("name")
+    p.add_argument("--csv", action="store_true", help="CSV on stdout")
+    p.add_argument("--within-days", type=int, default=30, help="contractor-expiries: horizon (default 30)")
+    p.add_argument("--since", help="rollout-summary: from this time (RFC 3339 or date)")
+    p.add_argument("--until", help="rollout-summary: before this time")
+    p.add_argument("--on", type=_date, help="the day the report is for (default today, UTC)")
+
+    inventory = sub.add_parser("inventory", help="the inventory tables").add_subparsers(
+        dest="noun_verb", required=True
+    )
+    p = verb(
+        "rebuild",
+        cmd_inventory_rebuild,
+        "rebuild the inventory from the ledger (--check: compare only)",
+        inventory,
+    )
+    p.add_argument(
+        "--check", action="store_true", help="compare a rebuild with the live tables; exit 3 if they differ"
+    )
