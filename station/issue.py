@@ -24,12 +24,13 @@ from yubikit.management import FORM_FACTOR
 import firmware_profiles
 from drivers.discovery import KeyInfo, find_key
 from drivers.errors import DriverError, KeyRemovedError
-from drivers.oath import TotpSpec, open_oath
+from drivers.oath import OathKey, TotpSpec, open_oath
 from firmware_profiles.recipes import Recipe, find_recipe
 
 from .clock import rfc3339
 from .core import Station
 from .errors import DeviceError, InputError, StationError
+from .inventory.handlers_tokens import credential_key
 from .inventory.intake import yubikey_body
 from .inventory.owners import check_issue
 from .inventory.roles import require
@@ -225,6 +226,7 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
         check_key_can_hold(find_key(request.serial, station.bus), request.algorithm, bool(request.touch))
         with open_oath(request.serial, station.bus) as key:
             info = key.info
+            wiped = _wipe_revoked(station, key, request.serial, cred_id)
             key.check_can_put(spec, _capacity(info))
             with station.record() as tx:
                 # Checked again inside the transaction: another desk may have moved the key meanwhile.
@@ -238,6 +240,7 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
                     "digits": request.digits, "period": request.period, "touch": bool(request.touch),
                     "profile": request.profile, "site": site, "access_end": access_end,
                     "seed_fingerprint": fingerprint, "vault_record": vault_record,
+                    "wiped_revoked": wiped,
                 }
                 if token is None:
                     tx.append("token.received", yubikey_body(
@@ -264,6 +267,22 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
         entry = tx.append("token.issued", common, actor=request.custodian, at=station.now())
     return IssueResult(request.serial, request.owner, cred_id, info.model, info.firmware, fingerprint,
                        rfc3339(entry.at_datetime), entry.seq)
+
+
+def _wipe_revoked(station: Station, key: OathKey, serial: int, cred_id: str) -> bool:
+    """Delete a credential of the same name that this station revoked (a key returned, now reissued).
+
+    Its codes are refused already; left on the key it would block the new credential's name. A
+    credential the station does not know, or one still live, is never touched: check_can_put refuses.
+    """
+    if cred_id.encode() not in key.credential_ids():
+        return False
+    row = station.ledger.db.execute("SELECT status FROM credentials WHERE id = ?",
+                                    [credential_key(serial, cred_id)]).fetchone()
+    if row is None or row[0] != "revoked":
+        return False
+    key.delete(cred_id.encode())
+    return True
 
 
 def _record_failure(station: Station, intent_id: str, request: IssueRequest, exc: DriverError) -> None:

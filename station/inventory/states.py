@@ -111,9 +111,12 @@ def _hint(action: Action, state: TokenState, serial: str) -> str:
 def check(action: Action, token: dict) -> None:
     """Refuse the action unless the token's state allows it."""
     state = TokenState(token["status"])
+    serial = token["serial"]
+    if action is Action.TRANSFER and token.get("owner"):  # blocked, but still in its owner's hands
+        raise IllegalTransition(f"Token {serial} cannot be {_VERB[action]}: it is {describe(token)}.",
+                                "Its owner holds it: record the return first (station return), then move it.")
     if state in ALLOWED[action]:
         return
-    serial = token["serial"]
     raise IllegalTransition(
         f"Token {serial} cannot be {_VERB[action]}: it is {describe(token)}.", _hint(action, state, serial)
     )

@@ -176,3 +176,20 @@ def test_bulk_list_is_all_or_nothing(stocked):
     assert report.received == ("30000001",)
     with pytest.raises(NotPermitted, match="audrey .auditor. may not receive"):
         receive_serials(desk.station, ["30000002"], operator="audrey")
+
+
+def test_reissue_to_the_same_owner_replaces_the_revoked_credential_on_the_key(stocked):
+    from yubikit.oath import OathSession
+
+    from drivers.emulator import VirtualConnection
+
+    desk = stocked
+    key = desk.insert(SERIAL + 5)
+    issue_totp(desk.station, IssueRequest(SERIAL + 5, "alice", "carol"))
+    lc.return_token(desk.station, SERIAL + 5, operator="carol")
+    issue_totp(desk.station, IssueRequest(SERIAL + 5, "alice", "dave"))
+    assert [c.id for c in OathSession(VirtualConnection(key)).list_credentials()] == [b"Token Station:alice"]
+    started = [e for e in desk.station.ledger.entries() if e.type == "token.issue.started"]
+    assert [e.body["wiped_revoked"] for e in started] == [False, True]
+    statuses = desk.station.ledger.db.execute("SELECT status FROM credentials").fetchall()
+    assert statuses == [("active",)]  # the same name: the new credential's row replaces the revoked one
