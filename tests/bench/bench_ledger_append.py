@@ -18,8 +18,13 @@ from pathlib import Path
 from ledger.keys import generate_key
 from ledger.log import Ledger
 
-BODY = {"serial": 12345678, "owner": "alice", "custodian": "carol", "credential_id": "Token Station:alice",
-        "seed_fingerprint": "0" * 32}
+BODY = {
+    "serial": 12345678,
+    "owner": "alice",
+    "custodian": "carol",
+    "credential_id": "Token Station:alice",
+    "seed_fingerprint": "0" * 32,
+}
 
 
 def raw_sqlite(path: Path, n: int) -> float:
@@ -52,8 +57,10 @@ def main(n: int = 500) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = raw_sqlite(Path(tmp) / "raw.db", n)
         ours = ledger_appends(Path(tmp) / "ledger.db", n)
-    print(f"{n} durable appends: raw SQLite {base * 1e3 / n:.3f} ms/event, ledger {ours * 1e3 / n:.3f} "
-          f"ms/event, ratio {ours / base:.2f}x")
+    print(
+        f"{n} durable appends: raw SQLite {base * 1e3 / n:.3f} ms/event, ledger {ours * 1e3 / n:.3f} "
+        f"ms/event, ratio {ours / base:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import inventory_data  # noqa: E402
 
+from station.core import Station  # noqa: E402
 from station.inventory.audits import count, reconcile_audit, start_audit  # noqa: E402
 from station.inventory.reports import REPORTS, Options, run_report  # noqa: E402
 
@@ -41,9 +43,10 @@ PLAIN = {
     "audit-results": "SELECT * FROM audits",
     "audit-exceptions": "SELECT * FROM audit_results",
     "audits-due": "SELECT * FROM locations WHERE audit_every_days IS NOT NULL",
-    "rollout-departments": "SELECT department, count(*) FROM employees WHERE status = 'active'"
-    " GROUP BY department",
-    "rollout-sites": "SELECT site, count(*) FROM employees WHERE status = 'active' GROUP BY site",
+    "rollout-departments": "SELECT department, count(*), sum(id IN (SELECT owner FROM tokens)) FROM employees"
+    " WHERE status = 'active' GROUP BY department",
+    "rollout-sites": "SELECT site, count(*), sum(id IN (SELECT owner FROM tokens)) FROM employees"
+    " WHERE status = 'active' GROUP BY site",
     "rollout-summary": "SELECT kind, count(*), avg(julianday(replaced_at) - julianday(reported_at))"
     " FROM incidents GROUP BY kind",
 }
@@ -59,7 +62,11 @@ def best(fn: Callable[[], object], runs: int = 5) -> tuple[float, object]:
 
 
 def main(where: Path) -> int:
-    station = inventory_data.open_big(where)
+    with tempfile.TemporaryDirectory() as scratch:
+        return run(inventory_data.open_copy(where, Path(scratch)))
+
+
+def run(station: Station) -> int:
     db = station.ledger.db
     tokens = db.execute("SELECT count(*) FROM tokens").fetchone()[0]
     print(f"station: {tokens} tokens, {station.ledger.size()} ledger events\n")
