@@ -262,10 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("show", cmd_ledger_show, "list ledger events", ledger)
     p.add_argument("--limit", type=_positive, default=0, help="only the last N events")
 
-    from . import cli_inventory, cli_tokens
+    from . import cli_inventory, cli_reports, cli_tokens
 
     cli_inventory.register(sub, verb)
     cli_tokens.register(sub, verb)
+    cli_reports.register(sub, verb)
 
     verb("kiosk", cmd_kiosk, "start the kiosk (Textual terminal app)")
     verb("demo", cmd_demo, "the kiosk on a virtual YubiKey (starts pcscd and the key; data: ./demo-station)")
