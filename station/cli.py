@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ledger.errors import LedgerError
 
+from .cli_support import warn_spares
 from .errors import InputError, StationError
 
 PASSPHRASE_ENV = "STATION_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
@@ -101,6 +102,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     _emit(args, asdict(result),
           f"Issued {result.credential_id} on key {result.serial} ({result.model}, fw {result.firmware})"
           f" to {result.owner}; ledger entry {result.ledger_seq}.")
+    warn_spares(station)
     return 0
 
 
@@ -116,6 +118,7 @@ def _issue_classic(args: argparse.Namespace, custodian: str) -> int:
     result = issue_classic(station, serial, owner=args.owner, operator=custodian, code=args.code)
     _emit(args, asdict(result), f"Issued classic {result.oath_type} token {result.serial} to {result.owner}"
           f" (first code verified); ledger entry {result.ledger_seq}.")
+    warn_spares(station)
     return 0
 
 

@@ -59,6 +59,16 @@ def emit(args: argparse.Namespace, data: object, text: str) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str) if args.json else text)
 
 
+def warn_spares(station: Station) -> None:
+    """After a move that can empty a shelf: name every place under its spare level (on stderr)."""
+    import sys
+
+    from .inventory.spares import spare_warnings
+
+    for line in spare_warnings(station.ledger.db):
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
     """Rows as aligned text columns (empty cells for None)."""
     if not rows:

@@ -6,7 +6,16 @@ import argparse
 from dataclasses import asdict
 
 from .cli_inventory import Verb
-from .cli_support import add_operator, emit, open_for_reading, open_for_work, operator, serials_from, table
+from .cli_support import (
+    add_operator,
+    emit,
+    open_for_reading,
+    open_for_work,
+    operator,
+    serials_from,
+    table,
+    warn_spares,
+)
 from .errors import InputError
 
 
@@ -43,7 +52,12 @@ def cmd_receive(args: argparse.Namespace) -> int:
     )
 
 
-def _moved(args: argparse.Namespace, t: object) -> int:
+def _move(args: argparse.Namespace, name: str, **kwargs: object) -> int:
+    """Run one lifecycle function of station.inventory.lifecycle and print the token as it is now."""
+    from .inventory import lifecycle
+
+    station = open_for_work(args)
+    t = getattr(lifecycle, name)(station, args.serial, operator=operator(args), reason=args.reason, **kwargs)
     token = t.token
     place = f"{token.site}{'/' + token.location if token.location else ''}"
     emit(
@@ -51,93 +65,40 @@ def _moved(args: argparse.Namespace, t: object) -> int:
         {"event": t.event, "ledger_seq": t.seq, "token": asdict(token)},
         f"Token {token.serial}: {token.status} ({place}); ledger entry {t.seq} ({t.event}).",
     )
+    warn_spares(station)
     return 0
 
 
 def cmd_return(args: argparse.Namespace) -> int:
-    from .inventory.lifecycle import return_token
-
-    return _moved(
-        args,
-        return_token(
-            open_for_work(args),
-            args.serial,
-            operator=operator(args),
-            location=args.location,
-            site=args.site,
-            reason=args.reason,
-        ),
-    )
+    return _move(args, "return_token", location=args.location, site=args.site)
 
 
 def cmd_report_lost(args: argparse.Namespace) -> int:
-    from .inventory.lifecycle import report_lost
-
-    return _moved(
-        args, report_lost(open_for_work(args), args.serial, operator=operator(args), reason=args.reason)
-    )
+    return _move(args, "report_lost")
 
 
 def cmd_report_damaged(args: argparse.Namespace) -> int:
-    from .inventory.lifecycle import report_damaged
-
-    return _moved(
-        args,
-        report_damaged(
-            open_for_work(args),
-            args.serial,
-            operator=operator(args),
-            reason=args.reason,
-            location=args.location,
-            site=args.site,
-        ),
-    )
+    return _move(args, "report_damaged", location=args.location, site=args.site)
 
 
 def cmd_block(args: argparse.Namespace) -> int:
-    from .inventory.lifecycle import block, unblock
-
-    fn = unblock if args.unblock else block
-    return _moved(args, fn(open_for_work(args), args.serial, operator=operator(args), reason=args.reason))
+    return _move(args, "unblock" if args.unblock else "block")
 
 
 def cmd_found(args: argparse.Namespace) -> int:
-    from .inventory.lifecycle import found
-
-    return _moved(
-        args,
-        found(
-            open_for_work(args),
-            args.serial,
-            operator=operator(args),
-            reason=args.reason,
-            location=args.location,
-            site=args.site,
-        ),
-    )
+    return _move(args, "found", location=args.location, site=args.site)
 
 
 def cmd_retire(args: argparse.Namespace) -> int:
-    from .inventory.lifecycle import retire
-
-    return _moved(
-        args,
-        retire(
-            open_for_work(args),
-            args.serial,
-            operator=operator(args),
-            how=args.how,
-            reason=args.reason,
-            witness=args.witness,
-        ),
-    )
+    return _move(args, "retire", how=args.how, witness=args.witness)
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     from .inventory.custody import transfer
 
+    station = open_for_work(args)
     result = transfer(
-        open_for_work(args),
+        station,
         serials_from(args),
         operator=operator(args),
         to_custodian=args.to,
@@ -152,6 +113,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         f"Moved {len(result.serials)} token(s) to {result.to_custodian} at {place};"
         f" ledger entry {result.seq}.",
     )
+    warn_spares(station)
     return 0
 
 

@@ -154,3 +154,17 @@ def test_issue_needs_an_operator_and_a_yubikey_serial(cli, monkeypatch):
     assert code == 2
     result = cli("issue", "--serial", "FT-1", "--owner", "alice", "--custodian", "carol", ok=2)
     assert "not a YubiKey serial" in result["error"] and "--code" in result["hint"]
+
+
+def test_a_move_that_empties_a_shelf_warns_with_the_nearest_spares(cli, capsys, monkeypatch):
+    cli("location", "add", "drawer", "--site", "branch-07", "--kind", "drawer")
+    cli("receive", "50000001", "50000002", "--location", "safe", operator="carol")
+    cli("receive", "50000003", "--location", "drawer", operator="carol")
+    cli("spares", "set", "--location", "safe", "--minimum", "2", operator="sam")
+    monkeypatch.setenv("STATION_OPERATOR", "carol")
+    code = main(["--data", str(cli.data), "report-lost", "--serial", "50000001", "--reason", "gone"])
+    captured = capsys.readouterr()
+    assert code == 0 and "Token 50000001: lost" in captured.out
+    assert captured.err == (
+        "warning: branch-07/safe has 1 spares, under its minimum of 2; nearest: branch-07/drawer (1)\n"
+    )

@@ -193,3 +193,28 @@ def test_reissue_to_the_same_owner_replaces_the_revoked_credential_on_the_key(st
     assert [e.body["wiped_revoked"] for e in started] == [False, True]
     statuses = desk.station.ledger.db.execute("SELECT status FROM credentials").fetchall()
     assert statuses == [("active",)]  # the same name: the new credential's row replaces the revoked one
+
+
+def test_tables_of_an_older_layout_are_rebuilt_from_the_ledger_on_open(stocked):
+    from desk_fixtures import PASS
+
+    from station.core import open_station
+    from station.projection import snapshot
+
+    desk = stocked
+    desk.insert(SERIAL + 1)
+    issue_totp(desk.station, IssueRequest(SERIAL + 1, "alice", "carol"))
+    live = snapshot(desk.station.ledger.db)
+    db = desk.station.ledger.db
+    # What a station written by an older release looks like: no layout version, a different tokens table.
+    db.execute("DROP TABLE projection_meta")
+    db.execute("DROP TABLE tokens")
+    db.execute("CREATE TABLE tokens (serial INTEGER PRIMARY KEY, status TEXT)")
+    db.conn.commit()
+    desk.station.close()
+    reopened = open_station(desk.station.data_dir, PASS, clock=desk.clock, bus=desk.bus)
+    try:
+        assert snapshot(reopened.ledger.db) == live
+    finally:
+        reopened.close()
+    desk.station = open_station(desk.station.data_dir, PASS, clock=desk.clock, bus=desk.bus)
