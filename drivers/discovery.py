@@ -6,25 +6,17 @@ behind "Virtual PCD"), so a card counts as a YubiKey only if it answers the Mana
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from smartcard import scard
-from smartcard.Exceptions import CardConnectionException, NoCardException
-from smartcard.pcsc.PCSCExceptions import EstablishContextException, ListReadersException
-from smartcard.System import readers as pcsc_readers
-from ykman.pcsc import ScardYubiKeyDevice
-from yubikit.core import TRANSPORT, ApplicationNotAvailableError, CommandError
+from yubikit.core import PID, TRANSPORT, ApplicationNotAvailableError, CommandError
 from yubikit.core.smartcard import SmartCardConnection
 from yubikit.management import CAPABILITY, ManagementSession
 from yubikit.oath import OathSession
 from yubikit.support import get_name, read_info
 
-from .errors import DriverError, KeyBusyError, KeyNotFoundError, KeyRemovedError, PcscUnavailableError
-
-log = logging.getLogger(__name__)
+from .bus import PCSC, REMOVAL_ERRORS, KeyBus
+from .errors import DriverError, KeyBusyError, KeyNotFoundError, KeyRemovedError
 
 _APP_ORDER = ("OTP", "U2F", "FIDO2", "OATH", "PIV", "OPENPGP", "HSMAUTH")
 
@@ -48,80 +40,23 @@ def _app_names(caps: CAPABILITY) -> tuple[str, ...]:
     return tuple(name for name in _APP_ORDER if CAPABILITY[name] in caps)
 
 
-def reader_names() -> list[str]:
-    """Names of all PC/SC readers, or a typed error when pcscd cannot be reached."""
-    try:
-        return [str(r) for r in pcsc_readers()]
-    except (EstablishContextException, ListReadersException) as exc:
-        raise PcscUnavailableError(
-            "The smart-card service (pcscd) is not reachable.",
-            "Start it with 'systemctl start pcscd' (or 'pcscd') and try again.",
-        ) from exc
+def reader_names(bus: KeyBus = PCSC) -> list[str]:
+    """Names of all readers on the bus, or a typed error when pcscd cannot be reached."""
+    return bus.reader_names()
 
 
-def _reader(name: str) -> object:
-    for reader in pcsc_readers():
-        if str(reader) == name:
-            return reader
-    raise KeyRemovedError(f"Reader {name!r} is gone.", "Re-insert the key and try again.")
-
-
-@contextmanager
-def connect(reader_name: str) -> Iterator[tuple[ScardYubiKeyDevice, SmartCardConnection]]:
+def connect(reader_name: str, bus: KeyBus = PCSC) -> AbstractContextManager[tuple[PID | None,
+                                                                                 SmartCardConnection]]:
     """An exclusive smart-card connection to the card in one reader, closed on exit."""
-    device = ScardYubiKeyDevice(_reader(reader_name))
-    try:
-        connection = device.open_connection(SmartCardConnection)
-    except CardConnectionException as exc:
-        if _sharing_violation(exc):
-            raise KeyBusyError(
-                f"The key in reader {reader_name!r} is busy: another program is using it.",
-                "Wait a moment and try again; close other key tools (ykman, another kiosk).",
-            ) from exc
-        raise KeyRemovedError(
-            f"No key answers in reader {reader_name!r}.", "Insert the key and try again."
-        ) from exc
-    except (NoCardException, ValueError) as exc:
-        raise KeyRemovedError(
-            f"No key answers in reader {reader_name!r}.", "Insert the key and try again."
-        ) from exc
-    try:
-        yield device, connection
-    finally:
-        _close(reader_name, connection)
+    return bus.connect(reader_name)
 
 
-def _close(reader_name: str, connection: SmartCardConnection) -> None:
-    """Close a connection even when its card was pulled.
-
-    ykman's close() disconnects first and releases the PC/SC context only if that worked; on a
-    pulled card the disconnect fails, and the context stays open in pcscd for as long as this
-    process lives. A kiosk runs for weeks and sees many pulled keys, so release it here.
-    """
-    try:
-        connection.close()
-    except Exception:  # noqa: BLE001 - closing a pulled card must not hide the real error
-        log.debug("disconnect from %s failed; releasing the context", reader_name, exc_info=True)
-        pcsc = getattr(connection, "connection", None)
-        try:
-            if pcsc is not None and hasattr(pcsc, "release"):
-                pcsc.release()
-        except Exception:  # noqa: BLE001
-            log.debug("releasing the context for %s failed", reader_name, exc_info=True)
-
-
-def _sharing_violation(exc: CardConnectionException) -> bool:
-    return getattr(exc, "hresult", None) == scard.SCARD_E_SHARING_VIOLATION or "sharing" in str(exc).lower()
-
-
-def _probe_connected(
-    reader_name: str, device: ScardYubiKeyDevice, connection: SmartCardConnection
-) -> KeyInfo | None:
+def _probe_connected(reader_name: str, pid: PID | None, connection: SmartCardConnection) -> KeyInfo | None:
     try:
         ManagementSession(connection)  # recognition: the Management applet answers
     except ApplicationNotAvailableError:
         return None
-    info = read_info(connection, device.pid)
+    info = read_info(connection, pid)
     transport = connection.transport
     enabled = info.config.enabled_capabilities.get(transport, CAPABILITY(0))
     supported = info.supported_capabilities.get(transport, CAPABILITY(0))
@@ -136,7 +71,7 @@ def _probe_connected(
     return KeyInfo(
         reader=reader_name,
         serial=info.serial,
-        model=get_name(info, device.pid.yubikey_type if device.pid else None),
+        model=get_name(info, pid.yubikey_type if pid else None),
         firmware=str(info.version),
         form_factor=str(info.form_factor),
         transport="USB" if transport == TRANSPORT.USB else "NFC",
@@ -146,26 +81,26 @@ def _probe_connected(
     )
 
 
-def probe(reader_name: str) -> KeyInfo | None:
+def probe(reader_name: str, bus: KeyBus = PCSC) -> KeyInfo | None:
     """Talk to the card in a reader: its KeyInfo if it is a YubiKey, None if not or if empty.
 
     Raises KeyBusyError when a card is there but another program holds it.
     """
     try:
-        with connect(reader_name) as (device, connection):
-            return _probe_connected(reader_name, device, connection)
+        with bus.connect(reader_name) as (pid, connection):
+            return _probe_connected(reader_name, pid, connection)
     except KeyRemovedError:
         return None
-    except (CardConnectionException, NoCardException):
+    except REMOVAL_ERRORS:
         return None  # pulled while we talked: it is simply not present any more
 
 
-def scan() -> tuple[list[KeyInfo], list[str]]:
+def scan(bus: KeyBus = PCSC) -> tuple[list[KeyInfo], list[str]]:
     """Every YubiKey present, in reader order, and the readers whose card is busy elsewhere."""
     keys, busy = [], []
-    for name in reader_names():
+    for name in bus.reader_names():
         try:
-            info = probe(name)
+            info = probe(name, bus)
         except KeyBusyError:
             busy.append(name)
             continue
@@ -174,14 +109,14 @@ def scan() -> tuple[list[KeyInfo], list[str]]:
     return keys, busy
 
 
-def list_keys() -> list[KeyInfo]:
+def list_keys(bus: KeyBus = PCSC) -> list[KeyInfo]:
     """Every YubiKey present on any reader that is not busy, in reader order."""
-    return scan()[0]
+    return scan(bus)[0]
 
 
-def find_key(serial: int) -> KeyInfo:
+def find_key(serial: int, bus: KeyBus = PCSC) -> KeyInfo:
     """The present key with this serial, or an error naming what is present (and what is busy)."""
-    keys, busy = scan()
+    keys, busy = scan(bus)
     for key in keys:
         if key.serial == serial:
             return key
@@ -198,4 +133,6 @@ def find_key(serial: int) -> KeyInfo:
     )
 
 
-__all__ = ["DriverError", "KeyInfo", "connect", "find_key", "list_keys", "probe", "reader_names"]
+__all__ = [
+    "PCSC", "DriverError", "KeyBus", "KeyInfo", "connect", "find_key", "list_keys", "probe", "reader_names",
+]

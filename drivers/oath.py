@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from smartcard.Exceptions import CardConnectionException, NoCardException
 from yubikit.core import ApplicationNotAvailableError, NotSupportedError
 from yubikit.core.smartcard import SW, ApduError
 from yubikit.oath import HASH_ALGORITHM, OATH_TYPE, CredentialData, OathSession
 
-from .discovery import KeyInfo, _probe_connected, connect, find_key
+from .bus import PCSC, REMOVAL_ERRORS, KeyBus
+from .discovery import KeyInfo, _probe_connected, find_key
 from .errors import (
     AppletMissingError,
     CredentialExistsError,
@@ -99,7 +99,7 @@ class OathKey:
         cred_id = spec.credential_id()
         try:
             self._session.put_credential(spec._data(), touch_required=spec.touch)
-        except (CardConnectionException, NoCardException) as exc:
+        except REMOVAL_ERRORS as exc:
             # The key left mid-command: whether it applied the PUT is unknown until it is back.
             raise KeyRemovedError(
                 "The key was removed while the credential was being written.",
@@ -131,12 +131,12 @@ class OathKey:
 
 
 @contextmanager
-def open_oath(serial: int) -> Iterator[OathKey]:
+def open_oath(serial: int, bus: KeyBus = PCSC) -> Iterator[OathKey]:
     """Find the key with this serial and open its OATH applet; errors are DriverError subclasses."""
-    info = find_key(serial)
+    info = find_key(serial, bus)
     try:
-        with connect(info.reader) as (device, connection):
-            fresh = _probe_connected(info.reader, device, connection)
+        with bus.connect(info.reader) as (pid, connection):
+            fresh = _probe_connected(info.reader, pid, connection)
             if fresh is None or fresh.serial != serial:
                 raise KeyRemovedError(
                     f"The key with serial {serial} was swapped or removed.",
@@ -155,7 +155,7 @@ def open_oath(serial: int) -> Iterator[OathKey]:
                     "Reset the OATH application or remove its password before issuing.",
                 )
             yield OathKey(fresh, session)
-    except (CardConnectionException, NoCardException) as exc:
+    except REMOVAL_ERRORS as exc:
         raise _removed(exc) from exc
     except NotSupportedError as exc:
         raise UnsupportedError(str(exc), "This firmware cannot do that.") from exc

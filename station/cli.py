@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ledger.errors import LedgerError
 
+from .cli_support import warn_spares
 from .errors import InputError, StationError
 
 PASSPHRASE_ENV = "STATION_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
@@ -76,18 +77,53 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _issuing_operator(args: argparse.Namespace) -> str:
+    if args.custodian and args.operator and args.custodian != args.operator:
+        raise InputError("--custodian and --operator name different people.",
+                         "The custodian issuing the token is the operator: give one of them.")
+    who = args.custodian or args.operator or os.environ.get("STATION_OPERATOR")
+    if not who:
+        raise InputError("No custodian given.",
+                         "Give --custodian ID (or --operator, or set STATION_OPERATOR).")
+    return who
+
+
 def cmd_issue(args: argparse.Namespace) -> int:
     from .core import open_station
     from .issue import IssueRequest, issue_totp, validate
 
-    request = IssueRequest(args.serial, args.owner, args.custodian, args.issuer, args.digits, args.period,
-                           args.algorithm)
+    custodian = _issuing_operator(args)
+    if args.code is not None:
+        return _issue_classic(args, custodian)
+    if not args.serial.isascii() or not args.serial.isdigit():
+        raise InputError(f"{args.serial!r} is not a YubiKey serial number.",
+                         "Type the serial printed on the key (digits only); a classic OATH token is issued"
+                         " with --code, the first code read off the token.")
+    request = IssueRequest(int(args.serial), args.owner, custodian, args.issuer, args.digits, args.period,
+                           args.algorithm, args.profile)
     validate(request)  # bad input is refused before the passphrase is asked for
     station = open_station(_data_dir(args), read_passphrase())
     result = issue_totp(station, request)
     _emit(args, asdict(result),
           f"Issued {result.credential_id} on key {result.serial} ({result.model}, fw {result.firmware})"
           f" to {result.owner}; ledger entry {result.ledger_seq}.")
+    warn_spares(station)
+    return 0
+
+
+def _issue_classic(args: argparse.Namespace, custodian: str) -> int:
+    from .core import open_station
+    from .inventory.classic import issue_classic
+    from .inventory.common import clean_serial
+    from .verify import normalise_code
+
+    serial = clean_serial(args.serial)
+    normalise_code(args.code)
+    station = open_station(_data_dir(args), read_passphrase())
+    result = issue_classic(station, serial, owner=args.owner, operator=custodian, code=args.code)
+    _emit(args, asdict(result), f"Issued classic {result.oath_type} token {result.serial} to {result.owner}"
+          f" (first code verified); ledger entry {result.ledger_seq}.")
+    warn_spares(station)
     return 0
 
 
@@ -352,14 +388,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     verb("devices", cmd_devices, "list the YubiKeys present")
 
-    p = verb("issue", cmd_issue, "program a TOTP credential for an owner onto a key")
-    p.add_argument("--serial", type=int, required=True, help="serial number of the inserted key")
+    p = verb("issue", cmd_issue, "issue a token: program a YubiKey per its recipe, or bind a classic token"
+             " (--code)")
+    p.add_argument("--serial", required=True, help="serial number of the token (the inserted key)")
     p.add_argument("--owner", required=True, help="id of the person receiving the token")
-    p.add_argument("--custodian", required=True, help="id of the custodian handing it out")
-    p.add_argument("--issuer", default="Token Station", help="issuer shown on the key")
-    p.add_argument("--digits", type=int, choices=(6, 8), default=6)
-    p.add_argument("--period", type=int, choices=(30, 60), default=30)
-    p.add_argument("--algorithm", choices=("SHA1", "SHA256", "SHA512"), default="SHA1", type=str.upper)
+    p.add_argument("--custodian", help="id of the custodian handing it out (the operator)")
+    p.add_argument("--operator", help=argparse.SUPPRESS)  # the custodian, by its general name
+    p.add_argument("--profile", default="yubikey-oath-totp", help="provisioning recipe (firmware_profiles/"
+                   "recipes/)")
+    p.add_argument("--code", help="classic OATH token: the first code read off it, checked before the issue")
+    p.add_argument("--issuer", help="issuer shown on the key (default: the recipe's)")
+    p.add_argument("--digits", type=int, choices=(6, 8))
+    p.add_argument("--period", type=int, choices=(30, 60))
+    p.add_argument("--algorithm", choices=("SHA1", "SHA256", "SHA512"), type=str.upper)
 
     p = verb("verify", cmd_verify, "check a one-time code offline (exit 3 when rejected)")
     p.add_argument("--owner", required=True)
@@ -415,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
              "station does it too, with the default origin)", ledger)
     p.add_argument("--origin", help="the log's name, e.g. tokens.example.org/branch-07")
 
+    from . import cli_inventory, cli_reports, cli_tokens
+
+    cli_inventory.register(sub, verb)
+    cli_tokens.register(sub, verb)
+    cli_reports.register(sub, verb)
+
     verb("kiosk", cmd_kiosk, "start the kiosk (Textual terminal app)")
     verb("demo", cmd_demo, "the kiosk on a virtual YubiKey (starts pcscd and the key; data: ./demo-station)")
 
@@ -437,7 +484,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exc.exit_code if isinstance(exc, StationError) else 3
         if getattr(args, "json", False):
             # Scripts get the failure as JSON too; people still read it on stderr.
-            print(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint, "exit_code": code}))
+            failure = {"ok": False, "error": exc.message, "hint": exc.hint, "exit_code": code}
+            rejected = getattr(exc, "rejected", None)
+            if rejected is not None:  # every bad entry of a list, seed file or directory
+                failure["rejected"] = [asdict(r) for r in rejected]
+            print(json.dumps(failure))
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)

@@ -18,10 +18,11 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from drivers.bus import PCSC, KeyBus
 from ledger import store
 from ledger.entry import Entry
 from ledger.errors import LedgerError
@@ -55,6 +56,8 @@ class Station:
     ledger: Ledger
     vault: Vault | None
     clock: Clock
+    # Where keys are found: pcscd, or an in-process bus of virtual keys in tests.
+    bus: KeyBus = field(default=PCSC)
 
     def now(self) -> datetime:
         return self.clock()
@@ -110,12 +113,11 @@ def _ensure_vault_table(ledger: Ledger) -> None:
 
 
 def _prepare(ledger: Ledger) -> None:
+    if not projection.is_current(ledger.db):
+        # A new station, or one whose tables predate this layout: the ledger says what they hold.
+        projection.rebuild(ledger.db, ledger.entries())
     with ledger.db.conn:
-        stale = projection.ensure_tables(ledger.db)
         _ensure_vault_table(ledger)
-    if stale:
-        # A station made by an older version: its projection lacks a column; the ledger refills it.
-        projection.rebuild(ledger.db, list(ledger.entries()))
 
 
 def init_station(
@@ -126,6 +128,7 @@ def init_station(
     admin: str = "admin",
     origin: str | None = None,
     clock: Clock = system_clock,
+    bus: KeyBus = PCSC,
 ) -> Station:
     """Create a data directory: signing key, vault, database, and the first ledger event.
 
@@ -172,10 +175,11 @@ def init_station(
     ledger = _open_ledger(db_path(data_dir), signer, origin, clock)
     os.chmod(db_path(data_dir), 0o600)
     _prepare(ledger)
-    station = Station(data_dir, config, ledger, vault, clock)
+    station = Station(data_dir, config, ledger, vault, clock, bus)
     station.append(
         "station.initialised",
-        {"site": site, "key_id": config.key_id, "public_key": config.public_key, "origin": origin},
+        {"site": site, "admin": admin, "key_id": config.key_id, "public_key": config.public_key,
+         "origin": origin},
         actor=admin,
     )
     # The config is written last: a crash before this leaves no half-station that looks initialised.
@@ -249,7 +253,9 @@ def _current_signer(data_dir: Path, config: StationConfig, vault: Vault) -> tupl
     return rotated, config
 
 
-def open_station(data_dir: Path, passphrase: str, *, clock: Clock = system_clock) -> Station:
+def open_station(
+    data_dir: Path, passphrase: str, *, clock: Clock = system_clock, bus: KeyBus = PCSC
+) -> Station:
     """Open for work: unlock the vault, unseal the signing key, open the ledger for appends.
 
     A ledger from before the Merkle log is upgraded here (recorded in the ledger) under the config's
@@ -264,7 +270,7 @@ def open_station(data_dir: Path, passphrase: str, *, clock: Clock = system_clock
         config = replace(config, origin=ledger.origin)
         write_config(data_dir, config)
     _prepare(ledger)
-    return Station(data_dir, config, ledger, vault, clock)
+    return Station(data_dir, config, ledger, vault, clock, bus)
 
 
 def open_readonly(data_dir: Path, *, clock: Clock = system_clock) -> Station:

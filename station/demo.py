@@ -22,9 +22,11 @@ from drivers.errors import DriverError
 from .core import init_station
 from .datadir import config_path
 from .errors import DeviceError
+from .inventory.admin import enrol_operator
 
 DEMO_PASSPHRASE = "demo passphrase - not for real tokens"  # noqa: S105 - published on purpose
 DEMO_SERIAL = 20261203
+DEMO_CUSTODIAN = "carol"
 
 
 def _wait_for_key(serial: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
@@ -55,7 +57,10 @@ def run_demo(data_dir: Path, kiosk: Callable[[Path], int], serial: int = DEMO_SE
     try:
         _wait_for_key(serial, key)
         if not config_path(data_dir).exists():
-            init_station(data_dir, "demo-branch", passphrase, admin="demo-admin").close()
+            station = init_station(data_dir, "demo-branch", passphrase, admin="demo-admin")
+            # A custodian to type in the Issue form: issuing needs an enrolled custodian.
+            enrol_operator(station, DEMO_CUSTODIAN, "custodian", operator="demo-admin")
+            station.close()
         return kiosk(data_dir)
     finally:
         key.terminate()

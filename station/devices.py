@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from drivers.bus import PCSC, KeyBus
 from drivers.discovery import KeyInfo, list_keys, scan
 from drivers.errors import DriverError
 
@@ -11,26 +12,27 @@ from .core import Station
 from .errors import DeviceError
 
 
-def present_keys() -> list[KeyInfo]:
+def present_keys(bus: KeyBus = PCSC) -> list[KeyInfo]:
     """Every YubiKey on any reader, or a DeviceError when pcscd is unreachable."""
     try:
-        return list_keys()
+        return list_keys(bus)
     except DriverError as exc:
         raise DeviceError(exc.message, exc.hint) from exc
 
 
-def scan_desk() -> tuple[list[KeyInfo], list[str]]:
+def scan_desk(bus: KeyBus = PCSC) -> tuple[list[KeyInfo], list[str]]:
     """The keys present, and the readers whose key another program holds right now."""
     try:
-        return scan()
+        return scan(bus)
     except DriverError as exc:
         raise DeviceError(exc.message, exc.hint) from exc
 
 
 def holders(station: Station) -> dict[int, str]:
     """Who holds each issued key, by serial, from the inventory."""
-    rows = station.ledger.db.execute("SELECT serial, owner FROM tokens WHERE status = 'issued'")
-    return {serial: owner for serial, owner in rows.fetchall()}
+    rows = station.ledger.db.execute(
+        "SELECT serial, owner FROM tokens WHERE kind = 'yubikey' AND owner IS NOT NULL")
+    return {int(serial): owner for serial, owner in rows.fetchall()}
 
 
 def key_as_json(key: KeyInfo) -> dict:

@@ -1,9 +1,15 @@
-"""Issue a TOTP credential on a YubiKey: validate, write intent, program the key, record the outcome.
+"""Issue a YubiKey per its provisioning recipe: validate, write intent, program the key, record the outcome.
 
 The order matters for the record: nothing is written anywhere until the inputs and the key have been
 checked; then the intent and the sealed seed are committed together; then the key is programmed; then
 the outcome. A key pulled or a crash after the intent leaves an open intent that `reconcile` settles
 by asking the key whether the credential (with this very seed) is there.
+
+What is written comes from a provisioning recipe (firmware_profiles/recipes/, default
+`yubikey-oath-totp`); the request's issuer, digits, period and algorithm override it for one issue.
+The custodian is the acting operator (checked against the enrolled operators), the owner is checked
+against the employee directory, and a key new to the inventory is received into stock in the same
+transaction as the intent.
 """
 
 from __future__ import annotations
@@ -18,26 +24,36 @@ from yubikit.management import FORM_FACTOR
 import firmware_profiles
 from drivers.discovery import KeyInfo, find_key
 from drivers.errors import DriverError, KeyRemovedError
-from drivers.oath import TotpSpec, open_oath
+from drivers.oath import OathKey, TotpSpec, open_oath
+from firmware_profiles.recipes import Recipe, find_recipe
 
 from .clock import rfc3339
 from .core import Station
 from .errors import DeviceError, InputError, StationError
+from .inventory.handlers_tokens import credential_key
+from .inventory.intake import yubikey_body
+from .inventory.owners import check_issue
+from .inventory.roles import require
 from .reconcile import reconcile
 
 SEED_BYTES = {"SHA1": 20, "SHA256": 32, "SHA512": 64}  # RFC 4226/6238: key as long as the hash output
 DEFAULT_ISSUER = "Token Station"
+DEFAULT_RECIPE = "yubikey-oath-totp"
 
 
 @dataclass(frozen=True)
 class IssueRequest:
+    """What to issue; None takes the recipe's value. `custodian` is the acting operator."""
+
     serial: int
     owner: str
     custodian: str
-    issuer: str = DEFAULT_ISSUER
-    digits: int = 6
-    period: int = 30
-    algorithm: str = "SHA1"
+    issuer: str | None = None
+    digits: int | None = None
+    period: int | None = None
+    algorithm: str | None = None
+    profile: str = DEFAULT_RECIPE
+    touch: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -63,8 +79,27 @@ def _clean(label: str, value: str, *, allow_colon: bool = True) -> str:
     return value
 
 
+def _recipe(profile: str) -> Recipe:
+    try:
+        recipe = find_recipe(profile)
+    except firmware_profiles.ProfileError as exc:
+        raise InputError(f"{exc}.", "Choose a provisioning recipe (--profile) from that list.") from exc
+    if recipe.kind != "yubikey" or recipe.oath is None:
+        raise InputError(f"Recipe {profile} is for classic OATH tokens, not YubiKeys.",
+                         "Use a YubiKey recipe such as yubikey-oath-totp.")
+    return recipe
+
+
 def validate(request: IssueRequest) -> IssueRequest:
-    """Check every field before anything touches the key, the vault or the ledger."""
+    """Check every field, with the recipe's values filled in, before anything touches a key or a record."""
+    oath = _recipe(request.profile).oath
+    request = IssueRequest(
+        request.serial, request.owner, request.custodian,
+        oath.issuer if request.issuer is None else request.issuer,
+        oath.digits if request.digits is None else request.digits,
+        oath.period if request.period is None else request.period,
+        oath.algorithm if request.algorithm is None else request.algorithm,
+        request.profile, oath.touch if request.touch is None else request.touch)
     owner = _clean("owner", request.owner)
     custodian = _clean("custodian", request.custodian)
     issuer = _clean("issuer", request.issuer, allow_colon=False)
@@ -89,7 +124,8 @@ def validate(request: IssueRequest) -> IssueRequest:
             f"The credential name '{spec_id.decode()}' is {len(spec_id)} bytes; a YubiKey allows 64.",
             "Use a shorter issuer (--issuer) or owner id.",
         )
-    return IssueRequest(request.serial, owner, custodian, issuer, request.digits, request.period, algorithm)
+    return IssueRequest(request.serial, owner, custodian, issuer, request.digits, request.period, algorithm,
+                        request.profile, request.touch)
 
 
 def _profile_for(info: KeyInfo) -> firmware_profiles.FirmwareProfile | None:
@@ -140,7 +176,7 @@ def _capacity(info: KeyInfo) -> int:
     return 64 if firmware_profiles.parse_version(info.firmware) >= (5, 7, 0) else 32
 
 
-def check_key_can_hold(info: KeyInfo, algorithm: str) -> None:
+def check_key_can_hold(info: KeyInfo, algorithm: str, touch: bool = False) -> None:
     """Refuse, from the key's profile, a TOTP credential the key cannot hold; nothing is written yet."""
     profile = _profile_for(info)
     if profile is None:
@@ -156,6 +192,11 @@ def check_key_can_hold(info: KeyInfo, algorithm: str) -> None:
             " credential.",
             "Use --algorithm SHA1 or SHA256, or take a key with newer firmware (SHA-512 needs 4.3.1+).",
         )
+    if touch and not profile.oath_touch:
+        raise DeviceError(
+            f"Key {info.serial} ({info.model}, firmware {info.firmware}) cannot require a touch for codes.",
+            "Use a recipe without touch, or a key whose firmware supports it.",
+        )
 
 
 def _device_error(exc: DriverError) -> DeviceError:
@@ -163,54 +204,53 @@ def _device_error(exc: DriverError) -> DeviceError:
 
 
 def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
-    """Program a fresh TOTP credential for an owner onto the key with this serial, on the record."""
+    """Program a fresh credential for an owner onto the key with this serial, per its recipe, recorded."""
     if station.vault is None:
         raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
     request = validate(request)
+    db = station.ledger.db
+    require(db, request.custodian, "issue")
     # A write to this key interrupted earlier is settled first, so the key's contents are known.
     reconcile(station, operator=request.custodian, serial=request.serial)
-    active = station.ledger.db.execute(
-        "SELECT owner FROM tokens WHERE serial = ? AND status = 'issued'", [request.serial]
-    ).fetchone()
-    if active and active[0] != request.owner:
-        raise InputError(
-            f"Key {request.serial} is already issued to {active[0]}.",
-            "Take another key from stock for this owner; this one stays with its holder.",
-        )
+    serial_text = str(request.serial)
+    check_issue(db, serial_text, request.owner, request.custodian, station.now(), kind="yubikey")
     seed = secrets.token_bytes(SEED_BYTES[request.algorithm])
-    spec = TotpSpec(request.issuer, request.owner, seed, request.digits, request.period, request.algorithm)
+    spec = TotpSpec(request.issuer, request.owner, seed, request.digits, request.period, request.algorithm,
+                    touch=bool(request.touch))
     cred_id = spec.credential_id().decode()
     intent_id = os.urandom(8).hex()
     vault_record = f"totp/{request.serial}/{intent_id}"
     fingerprint = station.vault.fingerprint(seed)
     try:
         # What the key's profile cannot do is refused before the intent, so the ledger stays as it was.
-        check_key_can_hold(find_key(request.serial), request.algorithm)
-        with open_oath(request.serial) as key:
+        check_key_can_hold(find_key(request.serial, station.bus), request.algorithm, bool(request.touch))
+        with open_oath(request.serial, station.bus) as key:
             info = key.info
+            wiped = _wipe_revoked(station, key, request.serial, cred_id)
             key.check_can_put(spec, _capacity(info))
-            common = {
-                "intent_id": intent_id,
-                "serial": request.serial,
-                "model": info.model,
-                "firmware": info.firmware,
-                "credential_id": cred_id,
-                "owner": request.owner,
-                "custodian": request.custodian,
-                "issuer": request.issuer,
-                "algorithm": request.algorithm,
-                "digits": request.digits,
-                "period": request.period,
-                "seed_fingerprint": fingerprint,
-                "vault_record": vault_record,
-            }
             with station.record() as tx:
+                # Checked again inside the transaction: another desk may have moved the key meanwhile.
+                token, access_end = check_issue(tx.db, serial_text, request.owner, request.custodian,
+                                                station.now(), kind="yubikey")
+                site = token["site"] if token else station.config.site
+                common = {
+                    "intent_id": intent_id, "serial": request.serial, "kind": "yubikey", "model": info.model,
+                    "firmware": info.firmware, "credential_id": cred_id, "owner": request.owner,
+                    "custodian": request.custodian, "issuer": request.issuer, "algorithm": request.algorithm,
+                    "digits": request.digits, "period": request.period, "touch": bool(request.touch),
+                    "profile": request.profile, "site": site, "access_end": access_end,
+                    "seed_fingerprint": fingerprint, "vault_record": vault_record,
+                    "wiped_revoked": wiped,
+                }
+                if token is None:
+                    tx.append("token.received", yubikey_body(
+                        request.serial, info.model, info.firmware, request.custodian, site, None, "at-issue",
+                        "received when first issued"), actor=request.custodian, at=station.now())
                 tx.db["vault_records"].insert(
                     {"id": vault_record, "blob": station.vault.seal(vault_record, seed),
                      "created_at": rfc3339(station.now())}
                 )
-                tx.append("token.issue.started", common,
-                          actor=request.custodian, at=station.now())
+                tx.append("token.issue.started", common, actor=request.custodian, at=station.now())
             try:
                 key.put_totp(spec)
             except KeyRemovedError:
@@ -227,6 +267,22 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
         entry = tx.append("token.issued", common, actor=request.custodian, at=station.now())
     return IssueResult(request.serial, request.owner, cred_id, info.model, info.firmware, fingerprint,
                        rfc3339(entry.at_datetime), entry.seq)
+
+
+def _wipe_revoked(station: Station, key: OathKey, serial: int, cred_id: str) -> bool:
+    """Delete a credential of the same name that this station revoked (a key returned, now reissued).
+
+    Its codes are refused already; left on the key it would block the new credential's name. A
+    credential the station does not know, or one still live, is never touched: check_can_put refuses.
+    """
+    if cred_id.encode() not in key.credential_ids():
+        return False
+    row = station.ledger.db.execute("SELECT status FROM credentials WHERE id = ?",
+                                    [credential_key(serial, cred_id)]).fetchone()
+    if row is None or row[0] != "revoked":
+        return False
+    key.delete(cred_id.encode())
+    return True
 
 
 def _record_failure(station: Station, intent_id: str, request: IssueRequest, exc: DriverError) -> None:

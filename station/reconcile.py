@@ -33,7 +33,7 @@ def reconcile(station: Station, *, operator: str, serial: int | None = None) -> 
             continue
         body = _started_body(station, intent["started_seq"])
         try:
-            with open_oath(intent["serial"]) as key:
+            with open_oath(intent["serial"], station.bus) as key:
                 now = int(station.now().timestamp())
                 present = body["credential_id"].encode() in key.credential_ids()
                 written = False

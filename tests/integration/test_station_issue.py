@@ -37,6 +37,9 @@ def data(tmp_path):
     data = tmp_path / "station"
     result = run(data, "init", "--site", "branch-07")
     assert result.returncode == 0, result.stderr
+    # The custodian handing out tokens is an enrolled operator (the admin comes from init).
+    enrolled = run(data, "operator", "add", "carol", "--role", "custodian", "--operator", "admin")
+    assert enrolled.returncode == 0, enrolled.stderr
     return data
 
 
@@ -68,8 +71,8 @@ def test_issue_read_with_ykman_verify_once_then_tamper(data, virtual_key, ykman)
 
     shown = run(data, "ledger", "show", "--json")
     types = [e["type"] for e in json.loads(shown.stdout)]
-    assert types == ["station.initialised", "token.issue.started", "token.issued", "otp.accepted",
-                     "otp.rejected"]
+    assert types == ["station.initialised", "operator.enrolled", "token.received", "token.issue.started",
+                     "token.issued", "otp.accepted", "otp.rejected"]
     # The seed never reaches the ledger: not in any form the operator could see.
     issued = [e for e in json.loads(shown.stdout) if e["type"] == "token.issued"][0]
     assert set(issued["body"]) >= {"serial", "firmware", "credential_id", "owner", "custodian",

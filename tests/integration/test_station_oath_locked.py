@@ -36,6 +36,9 @@ def data(tmp_path: Path) -> Path:
     data = tmp_path / "station"
     result = run(data, "init", "--site", "branch-07")
     assert result.returncode == 0, result.stderr
+    # The custodian handing out tokens is an enrolled operator (the admin comes from init).
+    enrolled = run(data, "operator", "add", "carol", "--role", "custodian", "--operator", "admin")
+    assert enrolled.returncode == 0, enrolled.stderr
     return data
 
 

@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, TabbedContent
 
 from station.core import init_station, open_readonly, open_station
+from station.inventory.admin import enrol_operator
 from tui.app import KioskApp
 from tui.screens.confirm_exit import ConfirmExitScreen
 from tui.screens.main import MainScreen
@@ -53,7 +54,9 @@ def describe(app: KioskApp) -> str:
 @pytest.fixture
 def station_dir(tmp_path: Path) -> Path:
     data_dir = tmp_path / "station"
-    init_station(data_dir, "branch-07", PASSPHRASE).close()
+    station = init_station(data_dir, "branch-07", PASSPHRASE)
+    enrol_operator(station, "carol", "custodian", operator="admin")  # the custodian the forms type
+    station.close()
     return data_dir
 
 

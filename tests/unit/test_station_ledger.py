@@ -171,7 +171,7 @@ def test_witness_refuses_a_rolled_back_or_forked_branch(branch, head_office, tmp
     backup = tmp_path / "backup.db"
     with sqlite3.connect(backup) as copy:
         branch.ledger.db.conn.backup(copy)
-    branch.append("token.lost", {"serial": 1}, actor="carol")
+    branch.append("token.note", {"i": 3}, actor="carol")
     ledger_ops.export(branch, tmp_path / "seen")
     witness(head_office, tmp_path / "seen", log_key=ledger_ops.verifier_key(branch), actor="ho")
     data_dir = branch.data_dir
@@ -183,7 +183,7 @@ def test_witness_refuses_a_rolled_back_or_forked_branch(branch, head_office, tmp
     ledger_ops.export(restored, tmp_path / "rolled-back")
     with pytest.raises(VerificationFailed, match="truncated"):
         witness(head_office, tmp_path / "rolled-back", log_key=None, actor="ho")
-    restored.append("token.found", {"serial": 1}, actor="carol")  # a different entry 4: a fork
+    restored.append("token.note", {"i": 4}, actor="carol")  # a different entry 4: a fork
     ledger_ops.export(restored, tmp_path / "forked")
     with pytest.raises(VerificationFailed, match="forked"):
         witness(head_office, tmp_path / "forked", log_key=None, actor="ho")

@@ -74,7 +74,9 @@ def test_a_station_from_before_the_drift_column_is_rebuilt_at_open(tmp_path):
     expected = snapshot(station.ledger.db)
     station.close()
     db = sqlite3.connect(tmp_path / "data" / "station.db")
+    # What a station of projection layout 2 (before the drift column) holds.
     db.execute("ALTER TABLE credentials DROP COLUMN drift")
+    db.execute("UPDATE projection_meta SET version = 2")
     db.commit()
     db.close()
     reopened = open_station(tmp_path / "data", PASS, clock=fixed_clock(T0 + timedelta(minutes=1)))

@@ -1,0 +1,147 @@
+"""Classic OATH hardware tokens into stock from a vendor seed file, already parsed into seeds.
+
+The parser (station.seedfiles: PSKC, vendor CSV) hands over seeds and its own per-entry rejects; this
+module adds the station's checks (secret strength, parameters, serials new to the inventory), seals
+every seed in the vault and records each token with its keyed seed fingerprint, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..clock import rfc3339
+from ..core import Station
+from ..errors import InputError
+from .common import clean_reason, clean_serial, find_token, resolve_place
+from .intake import MAX_ENTRIES, MIN_SEED_BYTES, EntriesRejected, ReceiveReport, Reject, TokenSeed
+from .roles import require
+
+ALGORITHMS = ("SHA1", "SHA256", "SHA512")
+
+
+def seed_record_id(serial: str) -> str:
+    return f"seed/{serial}"
+
+
+def _check_seed(seed: TokenSeed) -> tuple[str, dict] | str:
+    """(serial, ledger fields) for a usable seed, or the reason it is not usable."""
+    try:
+        serial = clean_serial(seed.serial)
+    except InputError as exc:
+        return exc.message
+    oath_type = str(seed.oath_type).upper()
+    algorithm = str(seed.algorithm).upper().replace("-", "")
+    if oath_type not in ("TOTP", "HOTP"):
+        return f"unknown token type {seed.oath_type!r} (TOTP or HOTP)"
+    if algorithm not in ALGORITHMS:
+        return f"unknown algorithm {seed.algorithm!r} (SHA1, SHA256 or SHA512)"
+    if not isinstance(seed.secret, bytes) or len(seed.secret) < MIN_SEED_BYTES:
+        return f"secret shorter than {MIN_SEED_BYTES * 8} bits (RFC 4226 requires at least 128)"
+    if seed.digits not in (6, 7, 8):
+        return f"{seed.digits} digits (6, 7 or 8)"
+    fields: dict = {
+        "oath_type": oath_type,
+        "algorithm": algorithm,
+        "digits": seed.digits,
+        "period": None,
+        "counter": None,
+    }
+    if oath_type == "TOTP":
+        if seed.period not in (30, 60):
+            return f"time step {seed.period} (30 or 60 s)"
+        fields["period"] = seed.period
+    else:
+        if not isinstance(seed.counter, int) or not 0 <= seed.counter < 2**53:
+            return f"counter {seed.counter!r} is not a whole number from 0"
+        fields["counter"] = seed.counter
+    return serial, fields
+
+
+def receive_seed_file(
+    station: Station,
+    seeds: Sequence[TokenSeed],
+    rejects: Sequence[Reject] = (),
+    *,
+    operator: str,
+    source: str,
+    sha256: str,
+    vendor: str | None = None,
+    model: str | None = None,
+    location: str | None = None,
+    site: str | None = None,
+    reason: str | None = None,
+    accept_partial: bool = False,
+) -> ReceiveReport:
+    """Receive classic tokens from a parsed seed file; seeds sealed in the vault, fingerprints recorded."""
+    if station.vault is None:
+        raise InputError("The station is open read-only.", "Open it with the vault passphrase.")
+    if len(seeds) > MAX_ENTRIES:
+        raise InputError(f"More than {MAX_ENTRIES} tokens in one seed file.", "Split the file.")
+    reason = clean_reason(reason, "stock intake from a seed file")
+    rejected = list(rejects)
+    good: list[tuple[str, dict, bytes]] = []
+    seen: set[str] = set()
+    for n, seed in enumerate(seeds, 1):
+        checked = _check_seed(seed)
+        if isinstance(checked, str):
+            rejected.append(Reject(f"token {n}", str(getattr(seed, "serial", ""))[:40] or None, checked))
+            continue
+        serial, fields = checked
+        if serial in seen:
+            rejected.append(Reject(f"token {n}", serial, "serial listed twice in the file"))
+            continue
+        seen.add(serial)
+        good.append((serial, fields, seed.secret))
+    received = []
+    with station.record() as tx:
+        require(tx.db, operator, "receive")
+        site, location = resolve_place(tx.db, station.config.site, site, location)
+        fresh = []
+        for serial, fields, secret in good:
+            known = find_token(tx.db, serial)
+            if known is not None:
+                rejected.append(Reject("token", serial, f"already in the inventory ({known['status']})"))
+            else:
+                fresh.append((serial, fields, secret))
+        if rejected and not accept_partial:
+            raise EntriesRejected(
+                f"The seed file {source}",
+                rejected,
+                "Ask the vendor for a corrected file, or receive the good tokens and list"
+                " the rest (--accept-partial).",
+            )
+        at = station.now()
+        for serial, fields, secret in fresh:
+            record = seed_record_id(serial)
+            tx.db.execute(
+                "INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
+                [record, station.vault.seal(record, secret), rfc3339(at)],
+            )
+            body = {
+                "serial": serial,
+                "kind": "oath",
+                "model": model,
+                "vendor": vendor,
+                "custodian": operator,
+                "site": site,
+                "location": location,
+                "how": "seed-file",
+                "reason": reason,
+                **fields,
+                "seed_fingerprint": station.vault.fingerprint(secret),
+                "vault_record": record,
+            }
+            tx.append("token.received", body, actor=operator, at=at)
+            received.append(serial)
+        tx.append(
+            "stock.seed_file.received",
+            {
+                "source": source,
+                "sha256": sha256,
+                "received": len(received),
+                "rejected": [{"entry": r.entry, "serial": r.serial, "reason": r.reason} for r in rejected],
+            },
+            actor=operator,
+            at=at,
+        )
+    return ReceiveReport(tuple(received), tuple(rejected))
