@@ -173,8 +173,8 @@ def ensure_pcscd(log_dir: Path, timeout: float = 20.0) -> Pcscd:
 # -- virtual keys -------------------------------------------------------------------------------
 
 
-def read_serial(reader: str) -> int | None:
-    """The serial the key in this reader reports through its Management applet, or None."""
+def read_device_info(reader: str) -> object | None:
+    """The yubikit DeviceInfo the key in this reader reports through its Management applet, or None."""
     from ykman.pcsc import list_devices
     from yubikit.core.smartcard import SmartCardConnection
     from yubikit.management import ManagementSession
@@ -184,9 +184,15 @@ def read_serial(reader: str) -> int | None:
         if not devices:
             return None
         with devices[0].open_connection(SmartCardConnection) as conn:
-            return ManagementSession(conn).read_device_info().serial
+            return ManagementSession(conn).read_device_info()
     except Exception:  # no card yet, card going away, reader busy: all mean "not yet"
         return None
+
+
+def read_serial(reader: str) -> int | None:
+    """The serial the key in this reader reports through its Management applet, or None."""
+    info = read_device_info(reader)
+    return None if info is None else info.serial  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -249,11 +255,14 @@ def start_key(
     port: int = VPCD_BASE_PORT,
     extra_args: Sequence[str] = (),
     timeout: float = 30.0,
+    serial_visible: bool = True,
 ) -> KeyHandle:
     """Start an emulator process and wait until pcscd shows it in the reader, with its serial.
 
     Checking the serial (not just "a card is present") makes sure the card in the reader is this
-    emulator and not a key another test run left in the same reader.
+    emulator and not a key another test run left in the same reader. A model that reports no serial
+    (serial_visible=False: a plain Security Key) counts as ready once its Management applet answers
+    without one.
     """
     reader = reader_for_port(port)
     wait_for(lambda: reader_empty(reader), timeout, f"{reader} to be free of other keys")
@@ -278,7 +287,10 @@ def start_key(
     def ready() -> bool:
         if proc.poll() is not None:
             raise HarnessError(f"emulator exited with {proc.returncode}:\n{handle.log()}")
-        return card_present(reader) and read_serial(reader) == serial
+        if not card_present(reader):
+            return False
+        info = read_device_info(reader)
+        return info is not None and info.serial == (serial if serial_visible else None)  # type: ignore[attr-defined]
 
     try:
         wait_for(ready, timeout, f"virtual key {serial} in {reader}", poll=0.1)
