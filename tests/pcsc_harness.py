@@ -7,6 +7,7 @@ sleep.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -323,3 +324,48 @@ def run_ykman(
         input=input,
         env=env,
     )
+
+
+class YkmanForkServer:
+    """The real ykman CLI, one forked process per command, without paying ykman's import each time.
+
+    See tests/ykman_forkserver.py: each command runs `ykman._cli.__main__.main()` (what the `ykman`
+    console script calls) in a fresh child process with its own argv, environment and stdio. `run`
+    takes the same arguments as `run_ykman` and returns the same CompletedProcess.
+    """
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("ykman_forkserver.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=REPO_ROOT,
+        )
+
+    def run(
+        self, reader: str | None, *args: str, timeout: float = 60.0, input: str | None = None
+    ) -> subprocess.CompletedProcess:
+        argv = [*(["--reader", reader] if reader is not None else []), *args]
+        request = {"argv": argv, "env": dict(os.environ), "input": input, "timeout": timeout}
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # noqa: S101
+        self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        if not line:
+            raise HarnessError(f"the ykman fork server died (exit {self._proc.poll()})")
+        reply = json.loads(line)
+        if reply["timed_out"]:
+            raise subprocess.TimeoutExpired(["ykman", *argv], timeout, reply["stdout"], reply["stderr"])
+        return subprocess.CompletedProcess(["ykman", *argv], reply["rc"], reply["stdout"], reply["stderr"])
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            assert self._proc.stdin is not None  # noqa: S101
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
