@@ -343,10 +343,16 @@ class YkmanForkServer:
         )
 
     def run(
-        self, reader: str | None, *args: str, timeout: float = 60.0, input: str | None = None
+        self,
+        reader: str | None,
+        *args: str,
+        timeout: float = 60.0,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
+        """`ykman [--reader READER] ARGS` in the current environment (plus `env`)."""
         argv = [*(["--reader", reader] if reader is not None else []), *args]
-        request = {"argv": argv, "env": dict(os.environ), "input": input, "timeout": timeout}
+        request = {"argv": argv, "env": {**os.environ, **(env or {})}, "input": input, "timeout": timeout}
         assert self._proc.stdin is not None and self._proc.stdout is not None  # noqa: S101
         self._proc.stdin.write(json.dumps(request).encode() + b"\n")
         self._proc.stdin.flush()

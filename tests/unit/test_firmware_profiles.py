@@ -39,6 +39,18 @@ def test_documented_limits(profile):
         assert profile.otp_slots == 2
     else:
         assert profile.sky and profile.capabilities == {"U2F", "FIDO2"}
+    # Applications per series (Technical Manual "YubiKey 5 Series", "Pre-5.6 Firmware Specifics":
+    # YubiHSM Auth from 5.4.3; YubiKey 4: no FIDO2; Security Key series: FIDO only), the same set
+    # over NFC as over USB on the models with NFC.
+    if profile.sky:
+        apps = {"U2F", "FIDO2"}
+    elif profile.version < (5, 0, 0):
+        apps = {"OTP", "U2F", "OPENPGP", "PIV", "OATH"}
+    else:
+        apps = {"OTP", "U2F", "OPENPGP", "PIV", "OATH", "FIDO2"} | (
+            {"HSMAUTH"} if profile.version >= (5, 4, 3) else set())
+    assert profile.usb_capabilities == apps
+    assert profile.nfc_capabilities == (apps if profile.nfc else set())
     if "FIDO2" in profile.capabilities:
         assert profile.fido2_resident_keys == (100 if profile.version >= (5, 7, 0) else 25)
     assert bool(profile.nfc_capabilities) == profile.nfc
