@@ -37,7 +37,9 @@ USB_ATR = bytes.fromhex("3BFD1300008131FE158073C021C057597562694B657940")
 # around them: 3B 8n 80 01 <historical bytes> TCK.
 HISTORICAL_BYTES = bytes.fromhex("8073C021C057597562694B6579")
 
-# Responses longer than this are chained with 61xx, as the real applets do for short APDUs.
+# Responses to short APDUs longer than this are chained with 61xx, as the real applets do. An extended
+# APDU (what yubikit sends over USB, where the key's CCID interface takes them) gets up to its Ne bytes
+# in one response.
 MAX_CHUNK = 0xFF
 
 
@@ -189,10 +191,10 @@ class VirtualYubiKey:
             # WRITE CONFIG with reboot: the key answers, then drops off the reader until it is back
             # (vpcd.serve reconnects it; in-process, reinsert()).
             self.removed = True
-        return self._chunk(data)
+        return self._chunk(data, cmd.ne if cmd.extended else MAX_CHUNK)
 
-    def _chunk(self, data: bytes) -> bytes:
-        first, self._pending = data[:MAX_CHUNK], data[MAX_CHUNK:]
+    def _chunk(self, data: bytes, limit: int) -> bytes:
+        first, self._pending = data[:limit], data[limit:]
         if self._pending:
             return response(first, 0x6100 | min(len(self._pending), 0xFF))
         return response(first, Sw.OK)

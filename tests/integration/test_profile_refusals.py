@@ -1,8 +1,8 @@
 """Refusals that come from firmware profiles, and model names, over pcscd with the station CLI.
 
 A Security Key has no OATH application and a YubiKey 4 on 4.2 has no SHA-512: the station refuses
-both before writing anything, so the ledger is exactly as it was. `station devices --json` names each
-model as yubikit names the real key.
+both before writing anything, so the ledger is exactly as it was. `station devices` names each model as
+yubikit names the real key, and shows the OATH capacity its profile gives.
 """
 
 from __future__ import annotations
@@ -80,8 +80,11 @@ def test_devices_json_names_models(data, virtual_key):
                 extra_args=["--model", "security-key-nfc-ee"])
     shown = run(data, "devices", "--json")
     assert shown.returncode == 0, shown.stderr
-    models = {k["serial"]: (k["model"], k["firmware"]) for k in json.loads(shown.stdout)}
-    assert models == {
-        SERIAL: ("YubiKey 5 NFC FIPS", "5.4.3"),
-        SERIAL + 1: ("Security Key NFC - Enterprise Edition", "5.7.1"),
+    models = {k["serial"]: (k["model"], k["firmware"], k["profile"], k["oath_capacity"])
+              for k in json.loads(shown.stdout)}
+    assert models == {  # capacity and profile from firmware_profiles/, the rest as the key reports it
+        SERIAL: ("YubiKey 5 NFC FIPS", "5.4.3", "yubikey-5-nfc-fips", 32),
+        SERIAL + 1: ("Security Key NFC - Enterprise Edition", "5.7.1", "security-key-nfc-ee", None),
     }
+    text = run(data, "devices").stdout
+    assert "OATH credentials: 0 of 32" in text and "OATH credentials: none (no OATH application)" in text
