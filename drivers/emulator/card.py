@@ -7,6 +7,7 @@ PC/SC stack) or the in-process connection used by unit tests, so both exercise t
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +25,7 @@ from .apdu import (
 from .management import ManagementApplet
 from .oath import OathApplet
 from .otp import OtpApplet
-from .state import KeyState, StateFile
+from .state import KeyState, OathCredential, StateFile
 from .touch import TouchSensor
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,22 @@ class VirtualYubiKey:
         self.power_on()
         if self.otp is not None:
             self.otp.power_up()  # a reinsertion powers the OTP core up: new Yubico OTP session
+
+    def fill_oath(self) -> int:
+        """Fill the OATH applet up to the profile's capacity with filler TOTP credentials (a fault on
+        demand: a full key). Returns how many were added; a key without OATH gets none."""
+        if not self.profile.has_oath:
+            return 0
+        oath = self.state.oath
+        added = n = 0
+        while len(oath.credentials) < self.profile.oath_capacity:
+            name = f"filler-{n:02d}".encode()
+            n += 1
+            if oath.find(name) is None:
+                oath.credentials.append(OathCredential(name, 0x20, 0x01, 6, secrets.token_bytes(20)))
+                added += 1
+        self._commit()
+        return added
 
     def touch(self) -> None:
         """Touch the key's sensor: grants a touch a command is waiting for (policy "wait")."""
