@@ -25,7 +25,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import firmware_profiles
+
 from .card import TRANSPORTS, KeyPulled, VirtualYubiKey
+from .readers import USB_PORT
 from .state import StateError
 from .touch import DEFAULT_TIMEOUT, POLICIES, TouchSensor
 
@@ -147,6 +150,24 @@ def _serve_connection(key: VirtualYubiKey, sock: socket.socket, stop: threading.
         return "closed"
 
 
+# Applications that give a YubiKey its smart-card (CCID) interface over USB.
+CCID_APPLICATIONS = frozenset({"OATH", "PIV", "OPENPGP", "HSMAUTH"})
+
+
+def check_face(profile: firmware_profiles.FirmwareProfile, transport: str) -> None:
+    """Refuse a face the real model does not have: a PC/SC reader would never show such a key."""
+    if transport == "nfc" and not profile.nfc:
+        raise ValueError(
+            f"A {profile.model_name} has no NFC: no NFC reader ever sees one. Serve it with --transport usb"
+            f" on the USB-face reader (--port {USB_PORT})."
+        )
+    if transport == "usb" and not profile.usb_capabilities & CCID_APPLICATIONS:
+        raise ValueError(
+            f"A {profile.model_name} has no smart-card (CCID) interface over USB: there it is a FIDO (HID)"
+            " device, which no PC/SC reader shows. Serve it with --transport nfc."
+        )
+
+
 def serve(
     serial: int,
     firmware: str = "5.4.3",
@@ -169,6 +190,7 @@ def serve(
     after a simulated pull (pull_on_ins): the key then stays removed, and the process should end;
     a later serve() with the same state_path "reinserts" it.
     """
+    check_face(firmware_profiles.find(model, firmware), transport)
     key = VirtualYubiKey.open(
         serial,
         firmware,

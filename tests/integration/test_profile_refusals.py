@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pcsc_harness
 import pytest
 from pcsc_harness import VPCD_BASE_PORT
 
@@ -61,15 +62,18 @@ def test_security_key_refused_ledger_unchanged(data, virtual_key, ykman):
 
 
 def test_sha512_refused_on_firmware_without_it(data, virtual_key, tmp_path):
-    virtual_key(SERIAL, firmware="4.2.6", extra_args=["--model", "yubikey-4"])
+    # A YubiKey 4 has no NFC: a PC/SC host meets it through its USB CCID interface.
+    if not pcsc_harness.usb_face_available():
+        pytest.skip("the running pcscd does not serve the project's USB-face reader")
+    virtual_key(SERIAL, firmware="4.2.6", port=pcsc_harness.USB_PORT,
+                extra_args=["--model", "yubikey-4", "--transport", "usb"])
     before = ledger_rows(data)
     result = run(data, "issue", "--serial", str(SERIAL), "--owner", "alice", "--custodian", "carol",
                  "--algorithm", "SHA512")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"Key {SERIAL} (YubiKey 4, firmware 4.2.6) cannot hold a SHA512 credential." in result.stderr
     assert ledger_rows(data) == before
-    # Nor the key: its state file (the fixture keeps it under tmp_path) holds no credential. A YubiKey 4
-    # has no NFC, so over this vpcd (an NFC-looking reader) its OATH applet is not reachable by ykman.
+    # Nor the key: its state file (the fixture keeps it under tmp_path) holds no credential.
     state = json.loads((tmp_path / f"key-{SERIAL}.json").read_text(encoding="utf-8"))
     assert state["oath"]["credentials"] == []
 
