@@ -34,7 +34,6 @@ from pathlib import Path
 import pcsc_harness
 import pytest
 from yubico_otp_decode import decode, to_modhex
-from yubikit.core.smartcard import SmartCardConnection  # noqa: F401 - documents the connection used
 from yubikit.yubiotp import SLOT, YubiOtpSession
 
 import firmware_profiles

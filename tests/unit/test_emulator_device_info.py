@@ -81,3 +81,22 @@ def test_a_plain_security_key_has_no_ccid_bit_and_no_serial():
     assert 0x02 not in tlvs
     assert tlvs[0x01] == tlvs[0x0D] == (CAPABILITY.U2F | CAPABILITY.FIDO2).to_bytes(2, "big")
     assert tlvs[0x04] == b"\x41"  # USB-A keychain with the Security Key bit
+
+
+def test_fips_capable_uses_its_own_bit_order():
+    """TAG_FIPS_CAPABLE (5.6+) numbers FIDO2, PIV, OpenPGP, OATH, YubiHSM Auth as bits 0-4; yubikit reads
+    them back as the applications. (A 5.7 FIPS key, as the 5.4.3 FIPS profile would be on 5.7.)"""
+    from dataclasses import replace
+
+    import firmware_profiles
+    from drivers.emulator.management import ManagementApplet
+    from drivers.emulator.state import KeyState
+
+    profile = replace(firmware_profiles.find("yubikey-5-nfc-fips", "5.4.3"), version=(5, 7, 1))
+    applet = ManagementApplet(KeyState(serial=1, model=profile.model_id, firmware="5.7.1"), profile)
+    tlvs = {}
+    for number in range(len(applet.pages())):
+        tlvs.update(Tlv.parse_dict(applet._read_config(number)[1:]))
+    info = DeviceInfo.parse_tlvs(tlvs, Version(5, 7, 1))
+    expected = CAPABILITY.FIDO2 | CAPABILITY.PIV | CAPABILITY.OPENPGP | CAPABILITY.OATH | CAPABILITY.HSMAUTH
+    assert info.fips_capable == expected and info.is_fips
