@@ -33,6 +33,10 @@ class KeyBus(Protocol):
 
     def reader_names(self) -> list[str]: ...
 
+    def reader_empty(self, reader_name: str) -> bool:
+        """True only when the reader positively has no card (any doubt: False, so the caller looks)."""
+        ...
+
     def connect(self, reader_name: str) -> AbstractContextManager[tuple[PID | None, SmartCardConnection]]:
         """An exclusive connection to the card in one reader (and its USB PID if known), closed on exit."""
         ...
@@ -49,6 +53,21 @@ class PcscBus:
                 "The smart-card service (pcscd) is not reachable.",
                 "Start it with 'systemctl start pcscd' (or 'pcscd') and try again.",
             ) from exc
+
+    def reader_empty(self, reader_name: str) -> bool:
+        """Asked before connecting because ykman's connect, on a reader named like a USB YubiKey, retries
+        an absent card for 3 s (its "reclaim timeout" for a key that is switching modes): a scan would
+        otherwise spend 3 s on every empty Yubico-named reader.
+        """
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hresult != scard.SCARD_S_SUCCESS:
+            return False
+        try:
+            query = [(reader_name, scard.SCARD_STATE_UNAWARE)]
+            hresult, states = scard.SCardGetStatusChange(context, 0, query)
+            return hresult == scard.SCARD_S_SUCCESS and bool(states[0][1] & scard.SCARD_STATE_EMPTY)
+        finally:
+            scard.SCardReleaseContext(context)
 
     @contextmanager
     def connect(self, reader_name: str) -> Iterator[tuple[PID | None, SmartCardConnection]]:

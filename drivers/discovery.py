@@ -86,6 +86,8 @@ def probe(reader_name: str, bus: KeyBus = PCSC) -> KeyInfo | None:
 
     Raises KeyBusyError when a card is there but another program holds it.
     """
+    if bus.reader_empty(reader_name):
+        return None
     try:
         with bus.connect(reader_name) as (pid, connection):
             return _probe_connected(reader_name, pid, connection)

@@ -8,6 +8,7 @@ This module only loads and validates them: it imports nothing else from the proj
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -278,17 +279,22 @@ def model_ids() -> list[str]:
     return sorted({p.model_id for p in load_all()})
 
 
-def find(model_id: str, version: tuple[int, int, int] | str) -> FirmwareProfile:
-    """The profile of one model at one firmware version.
+def find(
+    model_id: str,
+    version: tuple[int, int, int] | str,
+    profiles: Sequence[FirmwareProfile] | None = None,
+) -> FirmwareProfile:
+    """The profile of one model at one firmware version, among `profiles` (default: the shipped ones).
 
     An exact version match wins; otherwise the newest listed version not newer than the one asked
     for (firmware features only ever grow within a model line).
     """
     if isinstance(version, str):
         version = parse_version(version)
-    candidates = [p for p in load_all() if p.model_id == model_id]
+    everything = load_all() if profiles is None else tuple(profiles)
+    candidates = [p for p in everything if p.model_id == model_id]
     if not candidates:
-        known = sorted({p.model_id for p in load_all()})
+        known = sorted({p.model_id for p in everything})
         raise ProfileError(f"no profile for model {model_id!r}; known models: {', '.join(known)}")
     older = [p for p in candidates if p.version <= version]
     if not older:

@@ -67,13 +67,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_devices(args: argparse.Namespace) -> int:
     from .devices import key_as_json, present_keys
 
-    keys = present_keys()
+    keys = [key_as_json(k) for k in present_keys()]
     lines = [
-        f"{k.serial or '-':>10}  {k.model:<22} fw {k.firmware:<7} {k.reader}  apps: {','.join(k.enabled)}"
-        f"  OATH credentials: {'?' if k.oath_credentials is None else k.oath_credentials}"
+        f"{k['serial'] or '-':>10}  {k['model']:<22} fw {k['firmware']:<7} {k['reader']}"
+        f"  apps: {','.join(k['enabled'])}  OATH credentials: {_oath_use(k)}"
         for k in keys
     ]
-    _emit(args, [key_as_json(k) for k in keys], "\n".join(lines) or "No YubiKey present.")
+    _emit(args, keys, "\n".join(lines) or "No YubiKey present.")
     return 0
 
 
@@ -86,6 +86,14 @@ def _issuing_operator(args: argparse.Namespace) -> str:
         raise InputError("No custodian given.",
                          "Give --custodian ID (or --operator, or set STATION_OPERATOR).")
     return who
+
+
+def _oath_use(key: dict) -> str:
+    """"3 of 32": credentials on the key, of what its firmware profile says it holds."""
+    used = "?" if key["oath_credentials"] is None else str(key["oath_credentials"])
+    if key["oath_capacity"] is not None:
+        return f"{used} of {key['oath_capacity']}"
+    return "none (no OATH application)" if key["profile"] is not None else used
 
 
 def cmd_issue(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from drivers.errors import DriverError
 
 from .core import Station
 from .errors import DeviceError
+from .profiles import profile_for
 
 
 def present_keys(bus: KeyBus = PCSC) -> list[KeyInfo]:
@@ -36,7 +37,11 @@ def holders(station: Station) -> dict[int, str]:
 
 
 def key_as_json(key: KeyInfo) -> dict:
-    return asdict(key)
+    """What the key reports, and what its firmware profile says it can hold (None: no OATH/no profile)."""
+    profile = profile_for(key)
+    capacity = None if profile is None or not profile.has_oath else profile.oath_capacity
+    model_id = None if profile is None else profile.model_id
+    return {**asdict(key), "profile": model_id, "oath_capacity": capacity}
 
 
 class KeyWatch:

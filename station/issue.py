@@ -19,10 +19,8 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from yubikit.management import FORM_FACTOR
-
 import firmware_profiles
-from drivers.discovery import KeyInfo, find_key
+from drivers.discovery import find_key
 from drivers.errors import DriverError, KeyRemovedError
 from drivers.oath import OathKey, TotpSpec, open_oath
 from firmware_profiles.recipes import Recipe, find_recipe
@@ -34,6 +32,7 @@ from .inventory.handlers_tokens import credential_key
 from .inventory.intake import yubikey_body
 from .inventory.owners import check_issue
 from .inventory.roles import require
+from .profiles import check_key_can_hold, oath_capacity
 from .reconcile import reconcile
 
 SEED_BYTES = {"SHA1": 20, "SHA256": 32, "SHA512": 64}  # RFC 4226/6238: key as long as the hash output
@@ -128,77 +127,6 @@ def validate(request: IssueRequest) -> IssueRequest:
                         request.profile, request.touch)
 
 
-def _profile_for(info: KeyInfo) -> firmware_profiles.FirmwareProfile | None:
-    """The profile of a present key: by the model name yubikit gives it, else by what it reports.
-
-    The name is what yubikit's get_name builds from the key's device info; a key whose name no profile
-    carries (a new marketing name, an odd configuration) is matched by form factor, the applications
-    it supports and its firmware line, so its limits still come from data rather than guesses.
-    """
-    try:
-        version = firmware_profiles.parse_version(info.firmware)
-    except firmware_profiles.ProfileError:
-        return None
-    profiles = firmware_profiles.load_all()
-
-    def at_version(model_id: str) -> firmware_profiles.FirmwareProfile | None:
-        try:
-            return firmware_profiles.find(model_id, version)
-        except firmware_profiles.ProfileError:
-            return None
-
-    named = [p.model_id for p in profiles if p.model_name == info.model]
-    if named:
-        return at_version(named[0])
-    supported = frozenset(info.supported)
-    if not supported:
-        return None  # nothing reported to match on
-    for model_id in firmware_profiles.model_ids():
-        profile = at_version(model_id)
-        if profile is None:
-            continue
-        caps = profile.nfc_capabilities if info.transport == "NFC" else profile.usb_capabilities
-        if caps == supported and _form_factor_text(profile) == info.form_factor:
-            return profile
-    return None
-
-
-def _form_factor_text(profile: firmware_profiles.FirmwareProfile) -> str:
-    # KeyInfo.form_factor is str(yubikit FORM_FACTOR), e.g. "Keychain (USB-A)".
-    return str(FORM_FACTOR.from_code(profile.form_factor_code))
-
-
-def _capacity(info: KeyInfo) -> int:
-    profile = _profile_for(info)
-    if profile is not None:
-        return profile.oath_capacity
-    # A model we have no profile for: the OATH applet's documented sizes by firmware line.
-    return 64 if firmware_profiles.parse_version(info.firmware) >= (5, 7, 0) else 32
-
-
-def check_key_can_hold(info: KeyInfo, algorithm: str, touch: bool = False) -> None:
-    """Refuse, from the key's profile, a TOTP credential the key cannot hold; nothing is written yet."""
-    profile = _profile_for(info)
-    if profile is None:
-        return  # no profile: the key's own answers (applet missing, 6A80) still refuse before the intent
-    if not profile.has_oath:
-        raise DeviceError(
-            f"Key {info.serial} ({info.model}) has no OATH application: it cannot hold a TOTP credential.",
-            "Security Keys hold FIDO credentials only. Take a YubiKey 5 from stock for this owner.",
-        )
-    if not profile.supports_oath_algorithm(algorithm):
-        raise DeviceError(
-            f"Key {info.serial} ({info.model}, firmware {info.firmware}) cannot hold a {algorithm}"
-            " credential.",
-            "Use --algorithm SHA1 or SHA256, or take a key with newer firmware (SHA-512 needs 4.3.1+).",
-        )
-    if touch and not profile.oath_touch:
-        raise DeviceError(
-            f"Key {info.serial} ({info.model}, firmware {info.firmware}) cannot require a touch for codes.",
-            "Use a recipe without touch, or a key whose firmware supports it.",
-        )
-
-
 def _device_error(exc: DriverError) -> DeviceError:
     return DeviceError(exc.message, exc.hint)
 
@@ -227,7 +155,7 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
         with open_oath(request.serial, station.bus) as key:
             info = key.info
             wiped = _wipe_revoked(station, key, request.serial, cred_id)
-            key.check_can_put(spec, _capacity(info))
+            key.check_can_put(spec, oath_capacity(info))
             with station.record() as tx:
                 # Checked again inside the transaction: another desk may have moved the key meanwhile.
                 token, access_end = check_issue(tx.db, serial_text, request.owner, request.custodian,

@@ -7,6 +7,7 @@ sleep.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -173,8 +174,8 @@ def ensure_pcscd(log_dir: Path, timeout: float = 20.0) -> Pcscd:
 # -- virtual keys -------------------------------------------------------------------------------
 
 
-def read_serial(reader: str) -> int | None:
-    """The serial the key in this reader reports through its Management applet, or None."""
+def read_device_info(reader: str) -> object | None:
+    """The yubikit DeviceInfo the key in this reader reports through its Management applet, or None."""
     from ykman.pcsc import list_devices
     from yubikit.core.smartcard import SmartCardConnection
     from yubikit.management import ManagementSession
@@ -184,9 +185,15 @@ def read_serial(reader: str) -> int | None:
         if not devices:
             return None
         with devices[0].open_connection(SmartCardConnection) as conn:
-            return ManagementSession(conn).read_device_info().serial
+            return ManagementSession(conn).read_device_info()
     except Exception:  # no card yet, card going away, reader busy: all mean "not yet"
         return None
+
+
+def read_serial(reader: str) -> int | None:
+    """The serial the key in this reader reports through its Management applet, or None."""
+    info = read_device_info(reader)
+    return None if info is None else info.serial  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -249,11 +256,14 @@ def start_key(
     port: int = VPCD_BASE_PORT,
     extra_args: Sequence[str] = (),
     timeout: float = 30.0,
+    serial_visible: bool = True,
 ) -> KeyHandle:
     """Start an emulator process and wait until pcscd shows it in the reader, with its serial.
 
     Checking the serial (not just "a card is present") makes sure the card in the reader is this
-    emulator and not a key another test run left in the same reader.
+    emulator and not a key another test run left in the same reader. A model that reports no serial
+    (serial_visible=False: a plain Security Key) counts as ready once its Management applet answers
+    without one.
     """
     reader = reader_for_port(port)
     wait_for(lambda: reader_empty(reader), timeout, f"{reader} to be free of other keys")
@@ -278,7 +288,10 @@ def start_key(
     def ready() -> bool:
         if proc.poll() is not None:
             raise HarnessError(f"emulator exited with {proc.returncode}:\n{handle.log()}")
-        return card_present(reader) and read_serial(reader) == serial
+        if not card_present(reader):
+            return False
+        info = read_device_info(reader)
+        return info is not None and info.serial == (serial if serial_visible else None)  # type: ignore[attr-defined]
 
     try:
         wait_for(ready, timeout, f"virtual key {serial} in {reader}", poll=0.1)
@@ -311,3 +324,54 @@ def run_ykman(
         input=input,
         env=env,
     )
+
+
+class YkmanForkServer:
+    """The real ykman CLI, one forked process per command, without paying ykman's import each time.
+
+    See tests/ykman_forkserver.py: each command runs `ykman._cli.__main__.main()` (what the `ykman`
+    console script calls) in a fresh child process with its own argv, environment and stdio. `run`
+    takes the same arguments as `run_ykman` and returns the same CompletedProcess.
+    """
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("ykman_forkserver.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=REPO_ROOT,
+        )
+
+    def run(
+        self,
+        reader: str | None,
+        *args: str,
+        timeout: float = 60.0,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess:
+        """`ykman [--reader READER] ARGS` in the current environment (plus `env`)."""
+        argv = [*(["--reader", reader] if reader is not None else []), *args]
+        request = {"argv": argv, "env": {**os.environ, **(env or {})}, "input": input, "timeout": timeout}
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # noqa: S101
+        self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        if not line:
+            raise HarnessError(f"the ykman fork server died (exit {self._proc.poll()})")
+        reply = json.loads(line)
+        if reply["timed_out"]:
+            raise subprocess.TimeoutExpired(["ykman", *argv], timeout, reply["stdout"], reply["stderr"])
+        return subprocess.CompletedProcess(["ykman", *argv], reply["rc"], reply["stdout"], reply["stderr"])
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            assert self._proc.stdin is not None  # noqa: S101
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()

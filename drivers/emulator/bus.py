@@ -39,6 +39,9 @@ class VirtualBus:
         self._slots[reader] = key
         return reader
 
+    def reader_empty(self, reader_name: str) -> bool:
+        return self.key_in(reader_name) is None
+
     def key_in(self, reader: str) -> VirtualYubiKey | None:
         return self._slots[reader]
 

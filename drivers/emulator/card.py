@@ -7,6 +7,7 @@ PC/SC stack) or the in-process connection used by unit tests, so both exercise t
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +25,7 @@ from .apdu import (
 from .management import ManagementApplet
 from .oath import OathApplet
 from .otp import OtpApplet
-from .state import KeyState, StateFile
+from .state import KeyState, OathCredential, StateFile
 from .touch import TouchSensor
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ USB_ATR = bytes.fromhex("3BFD1300008131FE158073C021C057597562694B657940")
 # around them: 3B 8n 80 01 <historical bytes> TCK.
 HISTORICAL_BYTES = bytes.fromhex("8073C021C057597562694B6579")
 
-# Responses longer than this are chained with 61xx, as the real applets do for short APDUs.
+# Responses to short APDUs longer than this are chained with 61xx, as the real applets do. An extended
+# APDU (what yubikit sends over USB, where the key's CCID interface takes them) gets up to its Ne bytes
+# in one response.
 MAX_CHUNK = 0xFF
 
 
@@ -152,6 +155,22 @@ class VirtualYubiKey:
         if self.otp is not None:
             self.otp.power_up()  # a reinsertion powers the OTP core up: new Yubico OTP session
 
+    def fill_oath(self) -> int:
+        """Fill the OATH applet up to the profile's capacity with filler TOTP credentials (a fault on
+        demand: a full key). Returns how many were added; a key without OATH gets none."""
+        if not self.profile.has_oath:
+            return 0
+        oath = self.state.oath
+        added = n = 0
+        while len(oath.credentials) < self.profile.oath_capacity:
+            name = f"filler-{n:02d}".encode()
+            n += 1
+            if oath.find(name) is None:
+                oath.credentials.append(OathCredential(name, 0x20, 0x01, 6, secrets.token_bytes(20)))
+                added += 1
+        self._commit()
+        return added
+
     def touch(self) -> None:
         """Touch the key's sensor: grants a touch a command is waiting for (policy "wait")."""
         self.touch_sensor.press()
@@ -189,10 +208,10 @@ class VirtualYubiKey:
             # WRITE CONFIG with reboot: the key answers, then drops off the reader until it is back
             # (vpcd.serve reconnects it; in-process, reinsert()).
             self.removed = True
-        return self._chunk(data)
+        return self._chunk(data, cmd.ne if cmd.extended else MAX_CHUNK)
 
-    def _chunk(self, data: bytes) -> bytes:
-        first, self._pending = data[:MAX_CHUNK], data[MAX_CHUNK:]
+    def _chunk(self, data: bytes, limit: int) -> bytes:
+        first, self._pending = data[:limit], data[limit:]
         if self._pending:
             return response(first, 0x6100 | min(len(self._pending), 0xFF))
         return response(first, Sw.OK)

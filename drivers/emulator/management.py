@@ -2,9 +2,17 @@
 
 READ CONFIG (INS 1D, P1 = page) answers a page of length-prefixed TLVs, the layout yubikit's
 DeviceInfo.parse_tlvs reads. A page that is not the last ends with TAG_MORE_DATA (01), and yubikit reads
-pages until one lacks it. From firmware 5.6 the key has more to say than it puts on page 0, so the newer
-fields (FIPS, PIN complexity, reset blocked...) go on page 1, as 5.6+ firmware does; any page is also
-cut so it fits a short APDU response.
+pages until one lacks it. The tags, their order and their widths are those of real keys, as
+`ykman --diagnose` prints them ("Raw Info") in public yubikey-manager issues; tests/unit/
+test_emulator_device_info.py holds those dumps and checks the pages against them byte for byte:
+
+- YubiKey 4 (4.3.7, issue #647): only USB supported (one byte, FF), serial and USB enabled (one byte).
+  No form factor, no version: ykman shows no "Form factor" line for a YubiKey 4.
+- YubiKey 5 before 5.7 (5.2.7 in #619 and #500, 5.4.3 in #685): 01 03 02 04 05 06 07 08 [0D 0E] 0A 0F,
+  capabilities two bytes wide with bit 04 (the CCID interface) set beside the applications.
+- 5.7 (5.7.1 in #625): page 0 adds the fingerprint and STM versions (20, 21, zero) and says "more";
+  page 1 holds free form (11), HID init delay (12), FIPS capable/approved (14, 15), PIN complexity (16)
+  and NFC restricted (17). The part number (13) is left out: the virtual key has none.
 
 WRITE CONFIG (INS 1C) takes one length byte and TLVs, as yubikit's DeviceConfig.get_bytes builds them:
 enabled applications per transport, auto-eject and challenge-response timeouts, device flags, a new lock
@@ -45,12 +53,27 @@ TAG_UNLOCK = 0x0B
 TAG_REBOOT = 0x0C
 TAG_NFC_SUPPORTED = 0x0D
 TAG_NFC_ENABLED = 0x0E
+TAG_IAP_DETECTION = 0x0F
 TAG_MORE_DATA = 0x10
+TAG_FREE_FORM = 0x11
+TAG_HID_INIT_DELAY = 0x12
 TAG_FIPS_CAPABLE = 0x14
 TAG_FIPS_APPROVED = 0x15
 TAG_PIN_COMPLEXITY = 0x16
 TAG_NFC_RESTRICTED = 0x17
 TAG_RESET_BLOCKED = 0x18
+TAG_FPS_VERSION = 0x20
+TAG_STM_VERSION = 0x21
+
+# Capability bit 04 is the CCID interface (yubikit USB_INTERFACE.CCID): real keys with smart-card
+# applications report it beside them, supported and enabled, over USB and NFC (the dumps above).
+CCID_BIT = 0x04
+CCID_APPLICATIONS = 0x08 | 0x10 | 0x20 | 0x100  # OpenPGP, PIV, OATH, YubiHSM Auth
+# A YubiKey 4 reports FF as its USB supported byte (issue #647): bits 04, 40 and 80 beside the
+# applications. yubikit shows the same applications either way.
+YK4_EXTRA_BITS = 0xC4
+# TAG_FIPS_CAPABLE numbers the applications its own way: FIDO2, PIV, OpenPGP, OATH, YubiHSM Auth.
+FIPS_BITS = ((0x01, 0x200), (0x02, 0x10), (0x04, 0x08), (0x08, 0x20), (0x10, 0x100))
 
 # A page is one length byte and at most this much TLV data, so it fits a short response (256 bytes).
 PAGE_MAX = 0xFF - 1
@@ -102,10 +125,14 @@ class ManagementApplet:
         return mgmt
 
     def supported(self, transport: str) -> int:
+        """The capability bits the key reports as supported over a transport (0: not available)."""
         p = self._profile
-        if transport == "usb":
-            return p.usb_capability_bits
-        return p.nfc_capability_bits if p.nfc else 0
+        bits = p.usb_capability_bits if transport == "usb" else (p.nfc_capability_bits if p.nfc else 0)
+        if not bits:
+            return 0
+        if p.version < (5, 0, 0):
+            return bits | YK4_EXTRA_BITS
+        return bits | (CCID_BIT if bits & CCID_APPLICATIONS else 0)
 
     def enabled(self, transport: str) -> int:
         """The stored enabled set (what READ CONFIG reports): factory default is all supported."""
@@ -139,34 +166,50 @@ class ManagementApplet:
         raise ApduError(Sw.INVALID_INSTRUCTION, f"management INS {cmd.ins:02X} not supported")
 
     def _tlvs(self) -> tuple[list[bytes], list[bytes]]:
-        """The device info TLVs in firmware order: those of page 0, and those 5.6+ puts after it."""
+        """The device info TLVs in firmware order: those of page 0, and those 5.7 puts on page 1."""
         p, c = self._profile, self.config
-        base = [tlv(TAG_USB_SUPPORTED, p.usb_capability_bits.to_bytes(2, "big"))]
-        if p.serial_visible:
-            base.append(tlv(TAG_SERIAL, self._state.serial.to_bytes(4, "big")))
-        base += [
+        serial = [tlv(TAG_SERIAL, self._state.serial.to_bytes(4, "big"))] if p.serial_visible else []
+        if p.version < (5, 0, 0):
+            usb_enabled = self.enabled("usb") & 0xFF
+            base = [tlv(TAG_USB_SUPPORTED, bytes([self.supported("usb")])), *serial,
+                    tlv(TAG_USB_ENABLED, bytes([usb_enabled]))]
+            return base, []
+        base = [
+            tlv(TAG_USB_SUPPORTED, self.supported("usb").to_bytes(2, "big")),
             tlv(TAG_USB_ENABLED, self.enabled("usb").to_bytes(2, "big")),
+            *serial,
             tlv(TAG_FORM_FACTOR, bytes([p.form_factor_byte])),
             tlv(TAG_VERSION, bytes(p.version)),
             tlv(TAG_AUTO_EJECT_TIMEOUT, c.auto_eject_timeout.to_bytes(2, "big")),
             tlv(TAG_CHALRESP_TIMEOUT, bytes([c.chalresp_timeout])),
             tlv(TAG_DEVICE_FLAGS, bytes([c.device_flags])),
-            tlv(TAG_CONFIG_LOCK, b"\x01" if c.lock_code is not None else b"\x00"),
         ]
         if p.nfc:
             base.append(tlv(TAG_NFC_SUPPORTED, self.supported("nfc").to_bytes(2, "big")))
             base.append(tlv(TAG_NFC_ENABLED, self.enabled("nfc").to_bytes(2, "big")))
-        if p.version < (5, 6, 0):
+        base += [
+            tlv(TAG_CONFIG_LOCK, b"\x01" if c.lock_code is not None else b"\x00"),
+            tlv(TAG_IAP_DETECTION, b"\x00"),
+        ]
+        if p.version < (5, 7, 0):
             return base, []
-        fips = p.usb_capability_bits if p.fips else 0
+        base += [tlv(TAG_FPS_VERSION, bytes(3)), tlv(TAG_STM_VERSION, bytes(3))]
         newer = [
-            tlv(TAG_FIPS_CAPABLE, (fips & 0xFFFF).to_bytes(2, "big")),
+            tlv(TAG_FREE_FORM, bytes(4)),
+            tlv(TAG_HID_INIT_DELAY, b"\x00"),
+            tlv(TAG_FIPS_CAPABLE, self._fips_capable().to_bytes(2, "big")),
             tlv(TAG_FIPS_APPROVED, b"\x00\x00"),
             tlv(TAG_PIN_COMPLEXITY, b"\x00"),
             tlv(TAG_NFC_RESTRICTED, b"\x00"),
-            tlv(TAG_RESET_BLOCKED, b"\x00\x00"),
         ]
         return base, newer
+
+    def _fips_capable(self) -> int:
+        """FIPS-capable applications in the field's own bit order (yubikit CAPABILITY._from_fips)."""
+        if not self._profile.fips:
+            return 0
+        caps = self._profile.usb_capability_bits
+        return sum(fips_bit for fips_bit, cap in FIPS_BITS if caps & cap)
 
     def pages(self) -> list[bytes]:
         """The TLV content of each READ CONFIG page, TAG_MORE_DATA included; each at most PAGE_MAX."""
@@ -206,7 +249,7 @@ class ManagementApplet:
         # Validate everything before changing anything: a refused write leaves the config as it was.
         usb = self._enabled_value(fields, TAG_USB_ENABLED, "usb")
         nfc = self._enabled_value(fields, TAG_NFC_ENABLED, "nfc")
-        if usb == 0:
+        if usb is not None and not usb & ~(CCID_BIT | YK4_EXTRA_BITS):
             raise ApduError(Sw.INCORRECT_PARAMETERS, "cannot disable every application over USB")
         auto_eject = self._int_value(fields, TAG_AUTO_EJECT_TIMEOUT, 2)
         chalresp = self._int_value(fields, TAG_CHALRESP_TIMEOUT, 1)

@@ -396,8 +396,10 @@ class OtpApplet:
 
 # USB HID usage ids of a US keyboard (bit 0x80 = shift), as ykman's scancodes.us encodes text.
 _US_PLAIN = "abcdefghijklmnopqrstuvwxyz1234567890"
+# 0x32 is "Non-US # and ~" in the HID usage tables; a US host types a backslash for it (Linux hid-input
+# maps it to KEY_BACKSLASH like 0x31), and ykman's US layout encodes "\\" and "|" with it.
 _US_PUNCT = {0x28: "\n", 0x2B: "\t", 0x2C: " ", 0x2D: "-", 0x2E: "=", 0x2F: "[", 0x30: "]", 0x31: "\\",
-             0x33: ";", 0x34: "'", 0x35: "`", 0x36: ",", 0x37: ".", 0x38: "/"}  # fmt: skip
+             0x32: "\\", 0x33: ";", 0x34: "'", 0x35: "`", 0x36: ",", 0x37: ".", 0x38: "/"}  # fmt: skip
 _US_SHIFTED = {"1": "!", "2": "@", "3": "#", "4": "$", "5": "%", "6": "^", "7": "&", "8": "*", "9": "(",
                "0": ")", "-": "_", "=": "+", "[": "{", "]": "}", "\\": "|", ";": ":", "'": '"', "`": "~",
                ",": "<", ".": ">", "/": "?"}  # fmt: skip

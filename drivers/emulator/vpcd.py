@@ -25,7 +25,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import firmware_profiles
+
 from .card import TRANSPORTS, KeyPulled, VirtualYubiKey
+from .readers import USB_PORT
 from .state import StateError
 from .touch import DEFAULT_TIMEOUT, POLICIES, TouchSensor
 
@@ -147,6 +150,24 @@ def _serve_connection(key: VirtualYubiKey, sock: socket.socket, stop: threading.
         return "closed"
 
 
+# Applications that give a YubiKey its smart-card (CCID) interface over USB.
+CCID_APPLICATIONS = frozenset({"OATH", "PIV", "OPENPGP", "HSMAUTH"})
+
+
+def check_face(profile: firmware_profiles.FirmwareProfile, transport: str) -> None:
+    """Refuse a face the real model does not have: a PC/SC reader would never show such a key."""
+    if transport == "nfc" and not profile.nfc:
+        raise ValueError(
+            f"A {profile.model_name} has no NFC: no NFC reader ever sees one. Serve it with --transport usb"
+            f" on the USB-face reader (--port {USB_PORT})."
+        )
+    if transport == "usb" and not profile.usb_capabilities & CCID_APPLICATIONS:
+        raise ValueError(
+            f"A {profile.model_name} has no smart-card (CCID) interface over USB: there it is a FIDO (HID)"
+            " device, which no PC/SC reader shows. Serve it with --transport nfc."
+        )
+
+
 def serve(
     serial: int,
     firmware: str = "5.4.3",
@@ -158,15 +179,18 @@ def serve(
     pull_on_ins: int | None = None,
     touch: str = "auto",
     touch_timeout: float = DEFAULT_TIMEOUT,
+    oath_full: bool = False,
 ) -> None:
     """Insert a virtual key into vpcd's reader at host:port and serve it.
 
-    touch is the touch sensor's policy (touch.py); with "wait", SIGUSR1 touches the key.
+    touch is the touch sensor's policy (touch.py); with "wait", SIGUSR1 touches the key. oath_full fills
+    the OATH applet to its capacity before the key is inserted (kept in the state file).
 
     Returns when vpcd closes the connection, on SIGTERM/SIGINT (when run in the main thread), or
     after a simulated pull (pull_on_ins): the key then stays removed, and the process should end;
     a later serve() with the same state_path "reinserts" it.
     """
+    check_face(firmware_profiles.find(model, firmware), transport)
     key = VirtualYubiKey.open(
         serial,
         firmware,
@@ -176,6 +200,8 @@ def serve(
         () if pull_on_ins is None else (pull_on_ins,),
         TouchSensor(touch, touch_timeout),
     )
+    if oath_full:
+        key.fill_oath()
     stop = threading.Event()
     restore: list[tuple[int, Callable | int | None]] = []
     if threading.current_thread() is threading.main_thread():
@@ -251,6 +277,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"how long a touch request waits before it fails (default {DEFAULT_TIMEOUT:g}, as "
         "a real YubiKey)",
     )
+    parser.add_argument(
+        "--oath-full",
+        action="store_true",
+        help="fill the OATH applet with filler credentials up to the model's capacity before inserting "
+        "the key (a full key, as a fault on demand)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every APDU")
 
 
@@ -273,6 +305,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             pull_on_ins=args.pull_on_ins,
             touch=args.touch,
             touch_timeout=args.touch_timeout,
+            oath_full=args.oath_full,
         )
     except (StateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pcsc_harness
 import pyotp
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # 160 bits, base32
@@ -14,9 +15,10 @@ def ok(result):
     return result.stdout
 
 
-def test_info_shows_serial_and_firmware(virtual_key, ykman):
+def test_info_shows_serial_and_firmware(virtual_key):
+    # Through the installed `ykman` console script itself (the other tests fork ykman's main()).
     key = virtual_key(serial=31415926)
-    out = ok(ykman(key.reader, "info"))
+    out = ok(pcsc_harness.run_ykman(key.reader, "info"))
     assert "Device type: YubiKey 5 NFC" in out
     assert "Serial number: 31415926" in out
     assert "Firmware version: 5.4.3" in out

@@ -1,8 +1,8 @@
 """Refusals that come from firmware profiles, and model names, over pcscd with the station CLI.
 
 A Security Key has no OATH application and a YubiKey 4 on 4.2 has no SHA-512: the station refuses
-both before writing anything, so the ledger is exactly as it was. `station devices --json` names each
-model as yubikit names the real key.
+both before writing anything, so the ledger is exactly as it was. `station devices` names each model as
+yubikit names the real key, and shows the OATH capacity its profile gives.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pcsc_harness
 import pytest
 from pcsc_harness import VPCD_BASE_PORT
 
@@ -64,15 +65,18 @@ def test_security_key_refused_ledger_unchanged(data, virtual_key, ykman):
 
 
 def test_sha512_refused_on_firmware_without_it(data, virtual_key, tmp_path):
-    virtual_key(SERIAL, firmware="4.2.6", extra_args=["--model", "yubikey-4"])
+    # A YubiKey 4 has no NFC: a PC/SC host meets it through its USB CCID interface.
+    if not pcsc_harness.usb_face_available():
+        pytest.skip("the running pcscd does not serve the project's USB-face reader")
+    virtual_key(SERIAL, firmware="4.2.6", port=pcsc_harness.USB_PORT,
+                extra_args=["--model", "yubikey-4", "--transport", "usb"])
     before = ledger_rows(data)
     result = run(data, "issue", "--serial", str(SERIAL), "--owner", "alice", "--custodian", "carol",
                  "--algorithm", "SHA512")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"Key {SERIAL} (YubiKey 4, firmware 4.2.6) cannot hold a SHA512 credential." in result.stderr
     assert ledger_rows(data) == before
-    # Nor the key: its state file (the fixture keeps it under tmp_path) holds no credential. A YubiKey 4
-    # has no NFC, so over this vpcd (an NFC-looking reader) its OATH applet is not reachable by ykman.
+    # Nor the key: its state file (the fixture keeps it under tmp_path) holds no credential.
     state = json.loads((tmp_path / f"key-{SERIAL}.json").read_text(encoding="utf-8"))
     assert state["oath"]["credentials"] == []
 
@@ -83,8 +87,11 @@ def test_devices_json_names_models(data, virtual_key):
                 extra_args=["--model", "security-key-nfc-ee"])
     shown = run(data, "devices", "--json")
     assert shown.returncode == 0, shown.stderr
-    models = {k["serial"]: (k["model"], k["firmware"]) for k in json.loads(shown.stdout)}
-    assert models == {
-        SERIAL: ("YubiKey 5 NFC FIPS", "5.4.3"),
-        SERIAL + 1: ("Security Key NFC - Enterprise Edition", "5.7.1"),
+    models = {k["serial"]: (k["model"], k["firmware"], k["profile"], k["oath_capacity"])
+              for k in json.loads(shown.stdout)}
+    assert models == {  # capacity and profile from firmware_profiles/, the rest as the key reports it
+        SERIAL: ("YubiKey 5 NFC FIPS", "5.4.3", "yubikey-5-nfc-fips", 32),
+        SERIAL + 1: ("Security Key NFC - Enterprise Edition", "5.7.1", "security-key-nfc-ee", None),
     }
+    text = run(data, "devices").stdout
+    assert "OATH credentials: 0 of 32" in text and "OATH credentials: none (no OATH application)" in text

@@ -14,10 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from yubikit.oath import HASH_ALGORITHM, OATH_TYPE, CredentialData, OathSession
-
-from drivers.emulator.card import VirtualYubiKey
-from drivers.emulator.connection import VirtualConnection
 
 PASS = "correct horse battery"
 STATION = Path(sys.executable).parent / "station"
@@ -138,13 +134,9 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path, data, virtual_key, y
 
 
 @pytest.mark.parametrize("firmware,capacity", [("5.4.3", 32), ("5.7.1", 64)])
-def test_full_key_is_refused(tmp_path, data, virtual_key, firmware, capacity):
-    state = tmp_path / "full-key.json"
-    card = VirtualYubiKey.open(SERIAL, firmware=firmware, state_path=state)
-    oath = OathSession(VirtualConnection(card))
-    for i in range(capacity):
-        oath.put_credential(CredentialData(f"filler-{i}", OATH_TYPE.TOTP, HASH_ALGORITHM.SHA1, b"k" * 20))
-    virtual_key(SERIAL, firmware=firmware, state=state)
+def test_full_key_is_refused(tmp_path, data, virtual_key, ykman, firmware, capacity):
+    key = virtual_key(SERIAL, firmware=firmware, extra_args=["--oath-full"])  # a full key, on demand
+    assert len(ykman(key.reader, "oath", "accounts", "list").stdout.split()) == capacity
     before = ledger_rows(data)
     result = run(data, "issue", "--serial", str(SERIAL), "--owner", "alice", "--custodian", "carol")
     assert result.returncode == 1 and f"is full ({capacity} of {capacity}" in result.stderr

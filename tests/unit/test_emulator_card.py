@@ -175,3 +175,41 @@ def test_errors_keep_yubikit_semantics():
     s = OathSession(VirtualConnection(VirtualYubiKey.open(2000011)))
     with pytest.raises(ApduError):
         s.delete_credential(b"missing")
+
+
+def test_extended_apdu_gets_the_whole_answer_short_one_is_chained():
+    """Over USB yubikit sends extended APDUs and the key answers in one piece; short ones get 61xx."""
+    from yubikit.oath import HASH_ALGORITHM, OATH_TYPE, CredentialData, OathSession
+
+    key = VirtualYubiKey.open(1234, "5.4.3", transport="usb")
+    conn = VirtualConnection(key)
+    oath = OathSession(conn)
+    for n in range(32):
+        name = f"{n:02d}" + "x" * 60
+        oath.put_credential(CredentialData(name, OATH_TYPE.TOTP, HASH_ALGORITHM.SHA1, b"k" * 20))
+    select = bytes.fromhex("00a4040007a0000005272101")
+    conn.send_and_receive(select)
+    data, sw = conn.send_and_receive(bytes.fromhex("00a10000000000"))  # LIST, extended Le 0000
+    assert sw == 0x9000 and len(data) == 32 * (2 + 1 + 62)
+    data, sw = conn.send_and_receive(bytes.fromhex("00a1000000"))  # LIST, short Le 00
+    assert sw == 0x61FF and len(data) == 0xFF
+    assert len(oath.list_credentials()) == 32  # yubikit over USB (extended) reads them all
+
+
+@pytest.mark.parametrize(("model", "firmware", "capacity"), [("yubikey-5-nfc", "5.7.1", 64),
+                                                            ("yubikey-4", "4.2.6", 32),
+                                                            ("security-key-nfc", "5.4.3", 0)])
+def test_a_full_key_on_demand(tmp_path, model, firmware, capacity):
+    from yubikit.core.smartcard import SW, ApduError
+    from yubikit.oath import HASH_ALGORITHM, OATH_TYPE, CredentialData, OathSession
+
+    path = tmp_path / "key.json"
+    key = VirtualYubiKey.open(4321, firmware, model, state_path=path, transport="usb")
+    assert key.fill_oath() == capacity and key.fill_oath() == 0
+    again = VirtualYubiKey.open(4321, firmware, model, state_path=path, transport="usb")  # kept in the file
+    assert len(again.state.oath.credentials) == capacity
+    if capacity:
+        oath = OathSession(VirtualConnection(again))
+        with pytest.raises(ApduError) as full:
+            oath.put_credential(CredentialData("one-more", OATH_TYPE.TOTP, HASH_ALGORITHM.SHA1, b"k" * 20))
+        assert full.value.sw == SW.NO_SPACE

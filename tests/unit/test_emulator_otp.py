@@ -334,3 +334,17 @@ def test_yubico_challenge_response(key):
     plain = decryptor.update(response) + decryptor.finalize()
     assert plain[:6] == challenge  # the challenge takes the place of the private id
     assert crc16_iso13239(plain) == 0xF0B8
+
+
+def test_static_password_types_every_character_of_ykman_s_us_layout():
+    """Whatever ykman can put in a static password with `-k us`, the key types back on a US host
+    (a generated password once typed "<32>" for a backslash, HID usage 0x32)."""
+    from ykman.scancodes import KEYBOARD_LAYOUT, encode
+
+    text = "".join(sorted(KEYBOARD_LAYOUT.US.value))
+    key = VirtualYubiKey.open(SERIAL)
+    otp = YubiOtpSession(VirtualConnection(key))
+    for start in range(0, len(text), 38):  # a slot holds 38 keystrokes
+        chunk = text[start:start + 38]
+        otp.put_configuration(SLOT.TWO, StaticPasswordSlotConfiguration(encode(chunk, KEYBOARD_LAYOUT.US)))
+        assert key.press_button(2) == chunk

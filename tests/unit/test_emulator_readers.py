@@ -73,3 +73,16 @@ def test_ports_and_counts_out_of_range_are_refused(tmp_path):
         readers.reader_name(35967 + 2 * readers.MAX_EXTRA_READERS)
     with pytest.raises(ValueError, match="16 slots"):
         readers.prepare_config_dir(tmp_path, extra_readers=readers.MAX_EXTRA_READERS + 1)
+
+
+@pytest.mark.parametrize(("model", "transport", "says"), [
+    ("yubikey-5ci", "nfc", "has no NFC"),
+    ("yubikey-4", "nfc", "has no NFC"),
+    ("security-key-nfc", "usb", "no smart-card (CCID) interface over USB"),
+])
+def test_serve_refuses_a_face_the_model_does_not_have(model, transport, says):
+    from drivers.emulator import serve
+
+    firmware = "4.3.7" if model == "yubikey-4" else "5.4.3"
+    with pytest.raises(ValueError, match=re.escape(says)):  # before it ever connects to vpcd
+        serve(1, firmware, model=model, transport=transport, port=1)

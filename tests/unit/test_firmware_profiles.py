@@ -15,7 +15,7 @@ import firmware_profiles as fp
 from drivers.discovery import KeyInfo
 from drivers.emulator import VirtualConnection, VirtualYubiKey
 from station.errors import DeviceError
-from station.issue import _profile_for, check_key_can_hold
+from station.profiles import check_key_can_hold, oath_capacity, profile_for
 
 PROFILES = fp.load_all()
 MODELS = {"yubikey-5-nfc", "yubikey-5c-nfc", "yubikey-5ci", "yubikey-5-nano", "yubikey-5c-nano",
@@ -39,6 +39,18 @@ def test_documented_limits(profile):
         assert profile.otp_slots == 2
     else:
         assert profile.sky and profile.capabilities == {"U2F", "FIDO2"}
+    # Applications per series (Technical Manual "YubiKey 5 Series", "Pre-5.6 Firmware Specifics":
+    # YubiHSM Auth from 5.4.3; YubiKey 4: no FIDO2; Security Key series: FIDO only), the same set
+    # over NFC as over USB on the models with NFC.
+    if profile.sky:
+        apps = {"U2F", "FIDO2"}
+    elif profile.version < (5, 0, 0):
+        apps = {"OTP", "U2F", "OPENPGP", "PIV", "OATH"}
+    else:
+        apps = {"OTP", "U2F", "OPENPGP", "PIV", "OATH", "FIDO2"} | (
+            {"HSMAUTH"} if profile.version >= (5, 4, 3) else set())
+    assert profile.usb_capabilities == apps
+    assert profile.nfc_capabilities == (apps if profile.nfc else set())
     if "FIDO2" in profile.capabilities:
         assert profile.fido2_resident_keys == (100 if profile.version >= (5, 7, 0) else 25)
     assert bool(profile.nfc_capabilities) == profile.nfc
@@ -122,12 +134,12 @@ def key_info(model: str, firmware: str, form_factor: str = "Keychain (USB-A)",
 
 
 def test_station_matches_by_name_then_by_what_the_key_reports():
-    assert _profile_for(key_info("YubiKey 5C NFC", "5.7.1")).model_id == "yubikey-5c-nfc"
+    assert profile_for(key_info("YubiKey 5C NFC", "5.7.1")).model_id == "yubikey-5c-nfc"
     # An unknown marketing name: matched by form factor, applications and firmware line.
     odd = key_info("YubiKey 5C NFC (new name)", "5.4.3", "Keychain (USB-C)",
                    ("OTP", "U2F", "FIDO2", "OATH", "PIV", "OPENPGP", "HSMAUTH"))
-    assert _profile_for(odd).model_id == "yubikey-5c-nfc"
-    assert _profile_for(key_info("Mystery", "5.4.3")) is None
+    assert profile_for(odd).model_id == "yubikey-5c-nfc"
+    assert profile_for(key_info("Mystery", "5.4.3")) is None
 
 
 def test_station_refusals_come_from_profiles():
@@ -139,3 +151,19 @@ def test_station_refusals_come_from_profiles():
         check_key_can_hold(old, "SHA512")
     check_key_can_hold(old, "SHA256")
     check_key_can_hold(key_info("YubiKey 4", "4.3.7"), "SHA512")
+
+
+def test_a_changed_profile_file_changes_the_station_s_answer(tmp_path):
+    """The refusals and limits are read from the files: edit one and the station follows."""
+    shipped = (fp.PROFILE_DIR / "yubikey-4.toml").read_text(encoding="utf-8")
+    first = shipped.index("[[firmware]]")
+    edited = shipped[:first] + shipped[first:].replace("oath_sha512 = false", "oath_sha512 = true", 1)
+    edited = edited.replace("oath_capacity = 32", "oath_capacity = 20", 1)
+    path = tmp_path / "yubikey-4.toml"
+    path.write_text(edited, encoding="utf-8")
+    profiles = [p for p in PROFILES if p.model_id != "yubikey-4"] + fp.load_file(path)
+    old = key_info("YubiKey 4", "4.2.6")
+    with pytest.raises(DeviceError, match="cannot hold a SHA512 credential"):
+        check_key_can_hold(old, "SHA512")
+    check_key_can_hold(old, "SHA512", profiles=profiles)
+    assert (oath_capacity(old), oath_capacity(old, profiles)) == (32, 20)
