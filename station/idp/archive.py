@@ -52,8 +52,16 @@ def open_seven_zip(data: bytes, password: str) -> dict[str, bytes]:
             names = archive.getnames()
             archive.extractall(factory=factory)
         return {name: _read(factory.get(name)) for name in names}
-    except (py7zr.exceptions.Bad7zFile, py7zr.exceptions.PasswordRequired, ValueError, OSError,
-            KeyError, EOFError, TypeError, LookupError) as exc:
+    except (
+        py7zr.exceptions.Bad7zFile,
+        py7zr.exceptions.PasswordRequired,
+        ValueError,
+        OSError,
+        KeyError,
+        EOFError,
+        TypeError,
+        LookupError,
+    ) as exc:
         raise InputError(
             f"The 7z archive does not open with this password ({type(exc).__name__}).",
             "Check the password the export was made with.",

@@ -76,27 +76,40 @@ def _protection(fmt: Format, request: ExportRequest, purpose: str) -> tuple[str,
         if request.preshared_key is not None:
             cipher = {16: pc.AES128_CBC, 32: pc.AES256_CBC}.get(len(request.preshared_key))
             if cipher is None:
-                raise InputError("A PSKC pre-shared key is 16 or 32 bytes (AES-128 or AES-256).",
-                                 "Give a key file with 32 or 64 hex digits.")
+                raise InputError(
+                    "A PSKC pre-shared key is 16 or 32 bytes (AES-128 or AES-256).",
+                    "Give a key file with 32 or 64 hex digits.",
+                )
             if fmt.name == "privacyidea-pskc" and cipher != pc.AES128_CBC:
-                raise InputError("privacyIDEA reads PSKC encrypted with AES-128 only.",
-                                 "Give a 16-byte key (32 hex digits), or a password.")
+                raise InputError(
+                    "privacyIDEA reads PSKC encrypted with AES-128 only.",
+                    "Give a 16-byte key (32 hex digits), or a password.",
+                )
             name = f"PSKC, pre-shared key {request.key_name!r} ({pc.short_name(cipher)}, HMAC MACs)"
-            return name, PresharedKey(request.preshared_key, request.key_name, cipher, pc.HMAC_SHA256
-                                      if cipher == pc.AES256_CBC else pc.HMAC_SHA1)
+            return name, PresharedKey(
+                request.preshared_key,
+                request.key_name,
+                cipher,
+                pc.HMAC_SHA256 if cipher == pc.AES256_CBC else pc.HMAC_SHA1,
+            )
         if request.password is None:
-            raise InputError("A PSKC export is encrypted with a password or a pre-shared key; none given.",
-                             "Give --password-file FILE, set STATION_EXPORT_PASSWORD, or --key-file FILE.")
+            raise InputError(
+                "A PSKC export is encrypted with a password or a pre-shared key; none given.",
+                "Give --password-file FILE, set STATION_EXPORT_PASSWORD, or --key-file FILE.",
+            )
         name = "PSKC, password (PBKDF2-HMAC, AES-128-CBC, HMAC MACs)"
         return name, Password(check_password(request.password))
     if request.preshared_key is not None:
-        raise InputError(f"{fmt.name} has no encryption of its own: it goes into a 7z archive with a"
-                         " password.",
-                         "Give --password-file or STATION_EXPORT_PASSWORD instead of --key-file.")
+        raise InputError(
+            f"{fmt.name} has no encryption of its own: it goes into a 7z archive with a password.",
+            "Give --password-file or STATION_EXPORT_PASSWORD instead of --key-file.",
+        )
     if request.password is None:
-        raise InputError(f"A {fmt.name} export holds secrets and is written as a password-protected 7z"
-                         " archive; no password given.",
-                         "Give --password-file FILE or set STATION_EXPORT_PASSWORD.")
+        raise InputError(
+            f"A {fmt.name} export holds secrets and is written as a password-protected 7z"
+            " archive; no password given.",
+            "Give --password-file FILE or set STATION_EXPORT_PASSWORD.",
+        )
     return "7z, AES-256, names encrypted", check_password(request.password)
 
 
@@ -115,20 +128,33 @@ def _one_per_serial(fmt: Format, seeds: list[TokenSeed]) -> list[tuple[TokenSeed
     if fmt.idp not in ("entra", "okta", "duo") and fmt.name != "privacyidea-csv":
         return []
     counts = Counter(s.serial for s in seeds)
-    return [(s, f"{fmt.idp} keeps one secret per serial number, and this token has {counts[s.serial]}"
-             " credentials to export") for s in seeds if counts[s.serial] > 1]
+    return [
+        (
+            s,
+            f"{fmt.idp} keeps one secret per serial number, and this token has {counts[s.serial]}"
+            " credentials to export",
+        )
+        for s in seeds
+        if counts[s.serial] > 1
+    ]
 
 
-def _register_files(station: Station, fmt: Format, serials: list[str], request: ExportRequest,
-                    ctx: Context) -> tuple[list, list[str], list[tuple[str, str]]]:
+def _register_files(
+    station: Station, fmt: Format, serials: list[str], request: ExportRequest, ctx: Context
+) -> tuple[list, list[str], list[tuple[str, str]]]:
     seeds: list[TokenSeed] = []
     left_out: list[tuple[str, str]] = []
     for serial in serials:
         token = find_token(station.ledger.db, serial)
         found = seeds_of(station, token, request.owner)
         if not found:
-            left_out.append((serial, "the station holds no secret for it (a YubiKey received without a"
-                                     " seed and never issued here)"))
+            left_out.append(
+                (
+                    serial,
+                    "the station holds no secret for it (a YubiKey received without a"
+                    " seed and never issued here)",
+                )
+            )
         seeds += found
     refused = _one_per_serial(fmt, seeds)
     try:
@@ -138,9 +164,12 @@ def _register_files(station: Station, fmt: Format, serials: list[str], request: 
     except ExportRefused:
         refused = refused or _refusals(fmt, seeds, ctx)
         if not request.leave_out_refused:
-            raise ExportRefused(fmt.name, tuple((s.serial, r) for s, r in refused),
-                                "Leave these out (--leave-out-refused: they stay outstanding), or choose a"
-                                " format their IdP takes.") from None
+            raise ExportRefused(
+                fmt.name,
+                tuple((s.serial, r) for s, r in refused),
+                "Leave these out (--leave-out-refused: they stay outstanding), or choose a"
+                " format their IdP takes.",
+            ) from None
         kept = [s for s in seeds if all(s is not r for r, _ in refused)]
         left_out += [(s.serial, f"{_what(s)}: {reason}") for s, reason in refused]
         seeds = kept
@@ -159,8 +188,10 @@ def _gone(db: sqlite_utils.Database, serial: str) -> Gone:
     token = find_token(db, serial)
     types = []
     for kind, digits in db.execute(
-            "SELECT oath_type, digits FROM credentials WHERE serial = ? UNION SELECT oath_type, digits"
-            " FROM seeds WHERE serial = ? ORDER BY 1", [serial, serial]):
+        "SELECT oath_type, digits FROM credentials WHERE serial = ? UNION SELECT oath_type, digits"
+        " FROM seeds WHERE serial = ? ORDER BY 1",
+        [serial, serial],
+    ):
         types.append("yk" if kind == "YUBICO_OTP" else f"h{digits}" if kind == "HOTP" else f"t{digits}")
     public = db.execute("SELECT public_id FROM seeds WHERE serial = ?", [serial]).fetchone()
     owner = token["owner"] or token["last_owner"] or ""
@@ -170,8 +201,9 @@ def _gone(db: sqlite_utils.Database, serial: str) -> Gone:
 
 def outstanding(db: sqlite_utils.Database) -> dict:
     """How many tokens wait for an export (not yet in one), by what the IdP must do."""
-    rows = db.execute("SELECT need, count(*) FROM idp_tokens WHERE need IS NOT NULL AND covered_by IS NULL"
-                      " GROUP BY need").fetchall()
+    rows = db.execute(
+        "SELECT need, count(*) FROM idp_tokens WHERE need IS NOT NULL AND covered_by IS NULL GROUP BY need"
+    ).fetchall()
     return {REGISTER: 0, DEACTIVATE: 0, **dict(rows)}
 
 
@@ -184,18 +216,24 @@ def export_tokens(station: Station, request: ExportRequest, *, operator: str) ->
     db = station.ledger.db
     require(db, operator, "export" if purpose == DEACTIVATE else "export_secrets")
     if fmt.name == "otpauth" and not request.for_testing_only and purpose == REGISTER:
-        raise InputError("otpauth:// URIs carry every secret in clear text, for test setups only.",
-                         "Add --for-testing-only if this really is a test setup.")
+        raise InputError(
+            "otpauth:// URIs carry every secret in clear text, for test setups only.",
+            "Add --for-testing-only if this really is a test setup.",
+        )
     protection_name, protection = _protection(fmt, request, purpose)
     chosen = [c for c in choose(db, request.selection) if c.action == purpose]
     if not chosen:
         other = "registrations" if purpose == DEACTIVATE else "deactivations"
         flag = "without" if request.deactivations else "with"
-        raise InputError(f"The selection holds no {purpose} to export.",
-                         f"Check the selection; for {other} run the export {flag} --deactivations.")
+        raise InputError(
+            f"The selection holds no {purpose} to export.",
+            f"Check the selection; for {other} run the export {flag} --deactivations.",
+        )
     if len(chosen) > MAX_TOKENS:
-        raise InputError(f"{len(chosen)} tokens in one export; at most {MAX_TOKENS}.",
-                         "Split it by --site, --batch or --issued-since/--issued-until.")
+        raise InputError(
+            f"{len(chosen)} tokens in one export; at most {MAX_TOKENS}.",
+            "Split it by --site, --batch or --issued-since/--issued-until.",
+        )
     export_id = os.urandom(6).hex()
     ctx = Context(station.now(), protection if fmt.native_encryption else None, request.for_testing_only)
     serials = [c.serial for c in chosen]
@@ -214,10 +252,18 @@ def export_tokens(station: Station, request: ExportRequest, *, operator: str) ->
     target = target_file(request.to, name, station.data_dir)
     digest = hashlib.sha256(data).hexdigest()
     body = {
-        "export_id": export_id, "format": fmt.name, "idp": fmt.idp, "purpose": purpose, "path": str(target),
-        "sha256": digest, "bytes": len(data), "protection": protection_name,
-        "items": {purpose: serials}, "left_out": [{"serial": s, "reason": r} for s, r in left_out],
-        "selection": request.selection.as_json(), "files": [n for n, _ in files],
+        "export_id": export_id,
+        "format": fmt.name,
+        "idp": fmt.idp,
+        "purpose": purpose,
+        "path": str(target),
+        "sha256": digest,
+        "bytes": len(data),
+        "protection": protection_name,
+        "items": {purpose: serials},
+        "left_out": [{"serial": s, "reason": r} for s, r in left_out],
+        "selection": request.selection.as_json(),
+        "files": [n for n, _ in files],
     }
     written = False
     try:
@@ -230,8 +276,20 @@ def export_tokens(station: Station, request: ExportRequest, *, operator: str) ->
         if written and target.exists():
             target.unlink()  # the record did not commit: no unrecorded export is left behind
         raise
-    return ExportResult(export_id, str(target), fmt.name, fmt.idp, purpose, digest, len(data),
-                        protection_name, tuple(serials), tuple(left_out), outstanding(db), entry.seq)
+    return ExportResult(
+        export_id,
+        str(target),
+        fmt.name,
+        fmt.idp,
+        purpose,
+        digest,
+        len(data),
+        protection_name,
+        tuple(serials),
+        tuple(left_out),
+        outstanding(db),
+        entry.seq,
+    )
 
 
 def _pending(db: sqlite_utils.Database, export_id: str) -> dict:
@@ -241,9 +299,11 @@ def _pending(db: sqlite_utils.Database, export_id: str) -> dict:
         raise NotFound(f"There is no export {export_id!r}.", "List them with 'station export list'.")
     export = dict(zip([c[0] for c in cur.description], row, strict=True))
     if export["status"] != "pending":
-        raise InputError(f"Export {export_id} is already {export['status']} ({export['settled_at']}, by"
-                         f" {export['settled_by']}).",
-                         "Nothing to do; list pending ones with 'station export list'.")
+        raise InputError(
+            f"Export {export_id} is already {export['status']} ({export['settled_at']}, by"
+            f" {export['settled_by']}).",
+            "Nothing to do; list pending ones with 'station export list'.",
+        )
     return export
 
 
@@ -267,8 +327,10 @@ def withdraw_export(station: Station, export_id: str, *, operator: str, reason: 
 
 
 def list_exports(db: sqlite_utils.Database, *, status: str | None = None) -> list[dict]:
-    sql = ("SELECT id, at, actor, format, idp, purpose, tokens, status, settled_at, settled_by, path, sha256,"
-           " protection FROM idp_exports")
+    sql = (
+        "SELECT id, at, actor, format, idp, purpose, tokens, status, settled_at, settled_by, path, sha256,"
+        " protection FROM idp_exports"
+    )
     where = " WHERE status = ?" if status else ""
     cur = db.execute(sql + where + " ORDER BY seq", [status] if status else [])
     names = [c[0] for c in cur.description]
@@ -276,6 +338,9 @@ def list_exports(db: sqlite_utils.Database, *, status: str | None = None) -> lis
 
 
 def export_items(db: sqlite_utils.Database, export_id: str) -> list[dict]:
-    return [{"serial": s, "action": a} for s, a in
-            db.execute("SELECT serial, action FROM idp_export_items WHERE export_id = ? ORDER BY serial",
-                       [export_id])]
+    return [
+        {"serial": s, "action": a}
+        for s, a in db.execute(
+            "SELECT serial, action FROM idp_export_items WHERE export_id = ? ORDER BY serial", [export_id]
+        )
+    ]

@@ -52,15 +52,18 @@ def _entra_csv(seeds: Sequence[TokenSeed], ctx: Context) -> Files:
     data = write_entra_csv(seeds)
     problems = entra_csv_problems(data)
     if problems:  # the writer refuses first; this is the upload's own rule set, checked on our output
-        raise InputError("The Entra CSV would not pass Entra's upload checks: " + "; ".join(problems),
-                         "Report this as a bug with the serials concerned.")
+        raise InputError(
+            "The Entra CSV would not pass Entra's upload checks: " + "; ".join(problems),
+            "Report this as a bug with the serials concerned.",
+        )
     return [("entra-hardware-oath-tokens.csv", data)]
 
 
 def _duo(seeds: Sequence[TokenSeed], ctx: Context) -> Files:
     batches = write_duo_batches(seeds)
-    guide = "".join(f"duo-{b.token_type}.csv: Import Hardware Tokens, token type '{b.label}'\n"
-                    for b in batches)
+    guide = "".join(
+        f"duo-{b.token_type}.csv: Import Hardware Tokens, token type '{b.label}'\n" for b in batches
+    )
     return [*((f"duo-{b.token_type}.csv", b.content) for b in batches), ("README.txt", guide.encode())]
 
 
@@ -74,14 +77,18 @@ def _privacyidea_pskc(seeds: Sequence[TokenSeed], ctx: Context) -> Files:
 
 def _protection(ctx: Context) -> Protection:
     if ctx.pskc_protection is None:  # never written plain: the workflow always passes a key or password
-        raise InputError("A PSKC export needs a password or a pre-shared key.",
-                         "Give --password-file, STATION_EXPORT_PASSWORD, or --key-file.")
+        raise InputError(
+            "A PSKC export needs a password or a pre-shared key.",
+            "Give --password-file, STATION_EXPORT_PASSWORD, or --key-file.",
+        )
     return ctx.pskc_protection
 
 
 def _otpauth(seeds: Sequence[TokenSeed], ctx: Context) -> Files:
-    return [("otpauth-uris.txt", write_otpauth_uris(seeds, for_testing_only=ctx.for_testing_only)),
-            ("WARNING.txt", OTPAUTH_WARNING.encode() + b"\n")]
+    return [
+        ("otpauth-uris.txt", write_otpauth_uris(seeds, for_testing_only=ctx.for_testing_only)),
+        ("WARNING.txt", OTPAUTH_WARNING.encode() + b"\n"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -97,22 +104,46 @@ class Format:
         return ".pskc.xml" if self.native_encryption else ".7z"
 
 
-FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("entra-csv", "entra", "Microsoft Entra ID hardware OATH token CSV upload", _entra_csv),
-    Format("entra-graph", "entra", "Microsoft Entra ID Graph hardwareOathDevices request body",
-           lambda s, c: [("hardwareOathDevices.json", graph_hardware_oath_body(s))]),
-    Format("okta-yubikey", "okta", "Okta YubiKey OTP seed file (Yubico format)",
-           lambda s, c: [("okta-yubikey-secrets.csv", write_okta_yubikey_seeds(s, when=c.when))]),
-    Format("duo", "duo", "Duo hardware token import, one file per token type", _duo),
-    Format("privacyidea-csv", "privacyidea", "privacyIDEA OATH CSV, version 2",
-           lambda s, c: [("privacyidea-tokens.csv", write_privacyidea_csv(s))]),
-    Format("privacyidea-pskc", "privacyidea", "privacyIDEA PSKC import", _privacyidea_pskc,
-           native_encryption=True),
-    Format("pskc", "pskc", "RFC 6030 PSKC", _pskc, native_encryption=True),
-    Format("yubico-log", "yubico", "YubiKey Personalization Tool / ykman -O log (Yubico format)",
-           lambda s, c: [("yubikey-configuration-log.csv", write_yubico_log(s, when=c.when))]),
-    Format("otpauth", "test", "otpauth:// URIs, for test setups only", _otpauth),
-)}
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("entra-csv", "entra", "Microsoft Entra ID hardware OATH token CSV upload", _entra_csv),
+        Format(
+            "entra-graph",
+            "entra",
+            "Microsoft Entra ID Graph hardwareOathDevices request body",
+            lambda s, c: [("hardwareOathDevices.json", graph_hardware_oath_body(s))],
+        ),
+        Format(
+            "okta-yubikey",
+            "okta",
+            "Okta YubiKey OTP seed file (Yubico format)",
+            lambda s, c: [("okta-yubikey-secrets.csv", write_okta_yubikey_seeds(s, when=c.when))],
+        ),
+        Format("duo", "duo", "Duo hardware token import, one file per token type", _duo),
+        Format(
+            "privacyidea-csv",
+            "privacyidea",
+            "privacyIDEA OATH CSV, version 2",
+            lambda s, c: [("privacyidea-tokens.csv", write_privacyidea_csv(s))],
+        ),
+        Format(
+            "privacyidea-pskc",
+            "privacyidea",
+            "privacyIDEA PSKC import",
+            _privacyidea_pskc,
+            native_encryption=True,
+        ),
+        Format("pskc", "pskc", "RFC 6030 PSKC", _pskc, native_encryption=True),
+        Format(
+            "yubico-log",
+            "yubico",
+            "YubiKey Personalization Tool / ykman -O log (Yubico format)",
+            lambda s, c: [("yubikey-configuration-log.csv", write_yubico_log(s, when=c.when))],
+        ),
+        Format("otpauth", "test", "otpauth:// URIs, for test setups only", _otpauth),
+    )
+}
 
 
 def find_format(name: str) -> Format:
@@ -145,14 +176,22 @@ def _privacyidea_action(g: Gone) -> str:
 
 
 _DEACTIVATION: dict[str, tuple[list[str], Callable[[Gone], list[list[str]]]]] = {
-    "entra": (["upn", "serial number", "action", "reason"],
-              lambda g: [[g.owner, g.serial, _entra_action(g), g.status]]),
-    "okta": (["serial number", "public id", "action", "reason"],
-             lambda g: [[g.serial, g.public_id, "revoke", g.status]]),
-    "duo": (["type", "serial", "action", "reason"],
-            lambda g: [[t, g.serial, "delete", g.status] for t in g.duo_types or ("",)]),
-    "privacyidea": (["serial", "user", "action", "reason"],
-                    lambda g: [[g.serial, g.owner, _privacyidea_action(g), g.status]]),
+    "entra": (
+        ["upn", "serial number", "action", "reason"],
+        lambda g: [[g.owner, g.serial, _entra_action(g), g.status]],
+    ),
+    "okta": (
+        ["serial number", "public id", "action", "reason"],
+        lambda g: [[g.serial, g.public_id, "revoke", g.status]],
+    ),
+    "duo": (
+        ["type", "serial", "action", "reason"],
+        lambda g: [[t, g.serial, "delete", g.status] for t in g.duo_types or ("",)],
+    ),
+    "privacyidea": (
+        ["serial", "user", "action", "reason"],
+        lambda g: [[g.serial, g.owner, _privacyidea_action(g), g.status]],
+    ),
 }
 _GENERIC = (["serial", "owner", "action", "reason"], lambda g: [[g.serial, g.owner, "remove", g.status]])
 

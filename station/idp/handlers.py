@@ -68,8 +68,14 @@ def on_unblocked(db: sqlite_utils.Database, e: Entry) -> None:
     if told_to_stop and status == "issued":
         _set(db, serial, need="register", need_seq=e.seq, covered_by=None, prior_need=None)
     else:
-        _set(db, serial, need=row["prior_need"], need_seq=e.seq if row["prior_need"] else None,
-             covered_by=None, prior_need=None)
+        _set(
+            db,
+            serial,
+            need=row["prior_need"],
+            need_seq=e.seq if row["prior_need"] else None,
+            covered_by=None,
+            prior_need=None,
+        )
 
 
 def on_exported(db: sqlite_utils.Database, e: Entry) -> None:
@@ -78,13 +84,27 @@ def on_exported(db: sqlite_utils.Database, e: Entry) -> None:
     db.execute(
         "INSERT INTO idp_exports (id, seq, at, actor, format, idp, purpose, path, sha256, bytes, protection,"
         " tokens, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
-        [b["export_id"], e.seq, e.at, e.actor, b["format"], b["idp"], b["purpose"], b["path"], b["sha256"],
-         b["bytes"], b["protection"], total],
+        [
+            b["export_id"],
+            e.seq,
+            e.at,
+            e.actor,
+            b["format"],
+            b["idp"],
+            b["purpose"],
+            b["path"],
+            b["sha256"],
+            b["bytes"],
+            b["protection"],
+            total,
+        ],
     )
     for action, serials in b["items"].items():
         for serial in serials:
-            db.execute("INSERT OR IGNORE INTO idp_export_items (export_id, serial, action) VALUES (?, ?, ?)",
-                       [b["export_id"], serial, action])
+            db.execute(
+                "INSERT OR IGNORE INTO idp_export_items (export_id, serial, action) VALUES (?, ?, ?)",
+                [b["export_id"], serial, action],
+            )
             row = _row(db, serial)
             if row["need"] == action and row["covered_by"] is None:
                 _set(db, serial, covered_by=b["export_id"])
@@ -125,7 +145,8 @@ def on_withdrawn(db: sqlite_utils.Database, e: Entry) -> None:
         other = db.execute(
             "SELECT x.id FROM idp_export_items i JOIN idp_exports x ON x.id = i.export_id WHERE i.serial = ?"
             " AND i.action = ? AND x.status = 'pending' AND x.seq > ? ORDER BY x.seq LIMIT 1",
-            [serial, action, row["need_seq"] or 0]).fetchone()
+            [serial, action, row["need_seq"] or 0],
+        ).fetchone()
         _set(db, serial, covered_by=other[0] if other else None)
 
 

@@ -37,8 +37,17 @@ from ..seedfiles import (
 from .archive import open_seven_zip
 
 SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
-FORMATS = ("auto", "pskc", "privacyidea-csv", "vendor-csv", "entra-graph", "serial-secret", "duo",
-           "yubico-log", "otpauth")
+FORMATS = (
+    "auto",
+    "pskc",
+    "privacyidea-csv",
+    "vendor-csv",
+    "entra-graph",
+    "serial-secret",
+    "duo",
+    "yubico-log",
+    "otpauth",
+)
 _DUO_TYPE = re.compile(r"^(h|t)(6|8)(?:-(30|60))?$")
 _YUBICO_LINE = re.compile(r"^\d+,[cbdefghijklnrtuv]*,[0-9a-fA-F]*,[0-9a-fA-F]{32,40},")
 _SKIPPED_MEMBERS = ("README.txt", "WARNING.txt")
@@ -85,10 +94,18 @@ def _is_yubikey(seed: TokenSeed) -> bool:
 def to_intake(seed: TokenSeed) -> IntakeSeed:
     kind = seed.kind.value.upper().replace("-", "_")
     return IntakeSeed(
-        serial=seed.serial, secret=seed.secret, oath_type=kind, algorithm=seed.algorithm.value,
-        digits=seed.digits, period=seed.period if seed.kind is OtpKind.TOTP else None,
-        counter=seed.counter if seed.kind is OtpKind.HOTP else None, public_id=seed.public_id,
-        private_id=seed.private_id, slot=seed.slot, token_kind="yubikey" if _is_yubikey(seed) else "oath")
+        serial=seed.serial,
+        secret=seed.secret,
+        oath_type=kind,
+        algorithm=seed.algorithm.value,
+        digits=seed.digits,
+        period=seed.period if seed.kind is OtpKind.TOTP else None,
+        counter=seed.counter if seed.kind is OtpKind.HOTP else None,
+        public_id=seed.public_id,
+        private_id=seed.private_id,
+        slot=seed.slot,
+        token_kind="yubikey" if _is_yubikey(seed) else "oath",
+    )
 
 
 def detect(data: bytes) -> str:
@@ -110,16 +127,20 @@ def detect(data: bytes) -> str:
         return "yubico-log"
     if "serial number" in low or "secret key" in low or "serialnumber" in low:
         return "vendor-csv"
-    raise InputError("Cannot tell the seed file's format from its content.",
-                     f"Say it with --format ({', '.join(FORMATS[1:])}).")
+    raise InputError(
+        "Cannot tell the seed file's format from its content.",
+        f"Say it with --format ({', '.join(FORMATS[1:])}).",
+    )
 
 
 def _duo_kind(duo_type: str) -> dict:
     match = _DUO_TYPE.match(duo_type or "")
     if not match:
-        raise InputError(f"{duo_type!r} is not a Duo OATH token type.",
-                         "Use h6, h8 (HOTP) or t6-30, t6-60, t8-30, t8-60 (TOTP); Duo's YubiKey rows (yk)"
-                         " carry no public id, so import those keys from the Yubico log or PSKC instead.")
+        raise InputError(
+            f"{duo_type!r} is not a Duo OATH token type.",
+            "Use h6, h8 (HOTP) or t6-30, t6-60, t8-30, t8-60 (TOTP); Duo's YubiKey rows (yk)"
+            " carry no public id, so import those keys from the Yubico log or PSKC instead.",
+        )
     kind = OtpKind.HOTP if match.group(1) == "h" else OtpKind.TOTP
     return {"kind": kind, "digits": int(match.group(2)), "period": int(match.group(3) or 30)}
 
@@ -133,8 +154,13 @@ def parse(data: bytes, fmt: str, options: ImportOptions, mode: ImportMode, membe
     if fmt == "vendor-csv":
         wanted = SecretEncoding(options.secret_encoding)
         encoding = SecretEncoding.BASE32 if wanted is SecretEncoding.AUTO else wanted
-        return parse_vendor_csv(data, digits=options.digits, algorithm=HashAlgorithm(options.algorithm),
-                                secret_encoding=encoding, mode=mode)
+        return parse_vendor_csv(
+            data,
+            digits=options.digits,
+            algorithm=HashAlgorithm(options.algorithm),
+            secret_encoding=encoding,
+            mode=mode,
+        )
     if fmt == "entra-graph":
         return parse_graph_hardware_oath_body(data, mode=mode)
     if fmt == "yubico-log":
@@ -148,12 +174,15 @@ def parse(data: bytes, fmt: str, options: ImportOptions, mode: ImportMode, membe
             encoding = SecretEncoding.HEX  # Duo's rows are hex
         else:
             if options.kind not in ("totp", "hotp"):
-                raise InputError("A serial,secret file does not say whether its tokens are TOTP or HOTP.",
-                                 "Say it with --kind totp or --kind hotp (and --digits, --period).")
+                raise InputError(
+                    "A serial,secret file does not say whether its tokens are TOTP or HOTP.",
+                    "Say it with --kind totp or --kind hotp (and --digits, --period).",
+                )
             shape = {"kind": OtpKind(options.kind), "digits": options.digits, "period": options.period}
             encoding = SecretEncoding(options.secret_encoding)
-        return parse_serial_secret_csv(data, **shape, algorithm=HashAlgorithm(options.algorithm),
-                                       secret_encoding=encoding, mode=mode)
+        return parse_serial_secret_csv(
+            data, **shape, algorithm=HashAlgorithm(options.algorithm), secret_encoding=encoding, mode=mode
+        )
     raise _unknown(fmt)
 
 
@@ -166,13 +195,18 @@ def read_seed_file(data: bytes, options: ImportOptions, *, accept_partial: bool 
     if fmt != "7z" and not data.startswith(SEVEN_ZIP_MAGIC):
         return parse(data, fmt, options, mode)
     if options.password is None:
-        raise InputError("The file is a password-protected 7z archive.",
-                         "Give the export's password (--password-file or STATION_EXPORT_PASSWORD).")
+        raise InputError(
+            "The file is a password-protected 7z archive.",
+            "Give the export's password (--password-file or STATION_EXPORT_PASSWORD).",
+        )
     members = {n: d for n, d in open_seven_zip(data, options.password).items() if n not in _SKIPPED_MEMBERS}
     seeds, rejects, notes, names = [], [], [], []
     for name, content in sorted(members.items()):
-        inner = options.format if options.format not in ("auto", "7z") else (
-            "duo" if name.startswith("duo-") else detect(content))
+        inner = (
+            options.format
+            if options.format not in ("auto", "7z")
+            else ("duo" if name.startswith("duo-") else detect(content))
+        )
         result = parse(content, inner, options, mode, member=name)
         seeds += result.seeds
         rejects += result.rejects
@@ -202,16 +236,26 @@ def import_seed_file(
     vendor = vendor or (makers.pop() if len(makers) == 1 else None)
     rejects = [IntakeReject(f"{r.unit} {r.position}", r.serial or None, r.problem) for r in result.rejects]
     report = receive_seed_file(
-        station, [to_intake(s) for s in result.seeds], rejects, operator=operator, source=source,
-        sha256=hashlib.sha256(data).hexdigest(), vendor=vendor,
-        model=model or _one({s.model for s in result.seeds}), location=location, site=site,
-        reason=reason, accept_partial=accept_partial)
+        station,
+        [to_intake(s) for s in result.seeds],
+        rejects,
+        operator=operator,
+        source=source,
+        sha256=hashlib.sha256(data).hexdigest(),
+        vendor=vendor,
+        model=model or _one({s.model for s in result.seeds}),
+        location=location,
+        site=site,
+        reason=reason,
+        accept_partial=accept_partial,
+    )
     return report, result
 
 
 def _unknown(fmt: str) -> InputError:
-    return InputError(f"{fmt!r} is not a seed file format the station reads.",
-                      f"Formats: {', '.join(FORMATS)}.")
+    return InputError(
+        f"{fmt!r} is not a seed file format the station reads.", f"Formats: {', '.join(FORMATS)}."
+    )
 
 
 def _one(values: set[str]) -> str | None:

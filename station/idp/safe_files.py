@@ -17,8 +17,10 @@ from pathlib import Path
 
 from ..errors import InputError, StationError
 
-_HINT = ("Write it to a removable drive mounted for you alone (e.g. /media/$USER/USBSTICK), or to a directory"
-         " only you can open (chmod 700).")
+_HINT = (
+    "Write it to a removable drive mounted for you alone (e.g. /media/$USER/USBSTICK), or to a directory"
+    " only you can open (chmod 700)."
+)
 
 
 def _inside(path: Path, parent: Path) -> bool:
@@ -35,8 +37,10 @@ def target_file(to: Path, default_name: str, data_dir: Path) -> Path:
     target = to / default_name if to.is_dir() else to
     folder = target.parent.resolve(strict=False)
     if not folder.is_dir():
-        raise InputError(f"There is no directory {folder} to write the export to.",
-                         "Insert and mount the drive, or create the directory, then try again.")
+        raise InputError(
+            f"There is no directory {folder} to write the export to.",
+            "Insert and mount the drive, or create the directory, then try again.",
+        )
     target = folder / target.name
     if _inside(target, Path(data_dir).resolve()):
         raise InputError(f"{target} is inside the station's data directory.", _HINT)
@@ -46,8 +50,10 @@ def target_file(to: Path, default_name: str, data_dir: Path) -> Path:
     if mode & stat.S_IROTH:
         raise InputError(f"{folder} can be read by every user of this machine.", _HINT)
     if target.exists() or target.is_symlink():
-        raise InputError(f"{target} already exists; an export is never overwritten.",
-                         "Choose another file name, or a directory (the station names the file).")
+        raise InputError(
+            f"{target} already exists; an export is never overwritten.",
+            "Choose another file name, or a directory (the station names the file).",
+        )
     return target
 
 
@@ -65,13 +71,18 @@ def write_private(target: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         if os.stat(tmp).st_mode & 0o077:
-            raise StationError(f"The drive at {target.parent} shows files to other users (mode "
-                               f"{oct(os.stat(tmp).st_mode & 0o777)}), so the export was not kept.", _HINT)
+            raise StationError(
+                f"The drive at {target.parent} shows files to other users (mode "
+                f"{oct(os.stat(tmp).st_mode & 0o777)}), so the export was not kept.",
+                _HINT,
+            )
         try:
             os.link(tmp, target)  # fails if the name exists: never overwrite
         except FileExistsError:
-            raise InputError(f"{target} appeared while writing; an export is never overwritten.",
-                             "Choose another file name.") from None
+            raise InputError(
+                f"{target} appeared while writing; an export is never overwritten.",
+                "Choose another file name.",
+            ) from None
         except OSError:
             if target.exists():
                 raise InputError(f"{target} already exists.", "Choose another file name.") from None

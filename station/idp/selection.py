@@ -37,8 +37,15 @@ class Selection:
     serials: tuple[str, ...] = field(default_factory=tuple)
 
     def is_empty(self) -> bool:
-        return not (self.since_last or self.site or self.batch or self.issued_since or self.issued_until
-                    or self.replacement or self.serials)
+        return not (
+            self.since_last
+            or self.site
+            or self.batch
+            or self.issued_since
+            or self.issued_until
+            or self.replacement
+            or self.serials
+        )
 
     def as_json(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if v}
@@ -62,22 +69,29 @@ def _action_for_state(status: str) -> str | None:
 def _replacement(db: sqlite_utils.Database, serial: str) -> dict[str, str]:
     row = db.execute(
         "SELECT serial, replacement_serial FROM incidents WHERE serial = ? OR replacement_serial = ?"
-        " ORDER BY seq DESC LIMIT 1", [serial, serial]).fetchone()
+        " ORDER BY seq DESC LIMIT 1",
+        [serial, serial],
+    ).fetchone()
     if row is None:
-        raise NotFound(f"Token {serial} is not part of a replacement (no loss or damage on record).",
-                       "Give the serial of the lost or damaged token, or of the token that replaced it.")
+        raise NotFound(
+            f"Token {serial} is not part of a replacement (no loss or damage on record).",
+            "Give the serial of the lost or damaged token, or of the token that replaced it.",
+        )
     if row[1] is None:
-        raise InputError(f"Token {row[0]}'s owner has no replacement token yet.",
-                         "Issue the replacement first, or export the deactivation alone (--serial).")
+        raise InputError(
+            f"Token {row[0]}'s owner has no replacement token yet.",
+            "Issue the replacement first, or export the deactivation alone (--serial).",
+        )
     return {row[0]: DEACTIVATE, row[1]: REGISTER}
 
 
 def choose(db: sqlite_utils.Database, selection: Selection) -> list[Chosen]:
     """The tokens the selection takes, each with what the IdP must do, sorted by serial."""
     if selection.is_empty():
-        raise InputError("No tokens chosen for the export.",
-                         "Say which: --since-last, --site, --batch, --issued-since, --replacement or"
-                         " --serial.")
+        raise InputError(
+            "No tokens chosen for the export.",
+            "Say which: --since-last, --site, --batch, --issued-since, --replacement or --serial.",
+        )
     clauses, params = [], []
     explicit: dict[str, str] = {}
     if selection.replacement:
@@ -122,6 +136,8 @@ def choose(db: sqlite_utils.Database, selection: Selection) -> list[Chosen]:
         if action is not None:
             chosen.append(Chosen(serial, action, status))
         elif serial in explicit:
-            raise InputError(f"Token {serial} is {status}: there is nothing to tell the IdP about it yet.",
-                             "Settle the key write first (station reconcile).")
+            raise InputError(
+                f"Token {serial} is {status}: there is nothing to tell the IdP about it yet.",
+                "Settle the key write first (station reconcile).",
+            )
     return chosen

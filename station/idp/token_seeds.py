@@ -58,11 +58,18 @@ def seeds_of(station: Station, token: dict, owner: Owner) -> list[TokenSeed]:
     serial = token["serial"]
     seed_rows = _rows(db, "SELECT * FROM seeds WHERE serial = ?", [serial])
     seed = seed_rows[0] if seed_rows else None
-    creds = _rows(db, "SELECT * FROM credentials WHERE serial = ? AND status IN (?, ?)"
-                      " ORDER BY issued_at, id", [serial, *LIVE_CREDENTIALS])
-    common = dict(serial=serial, model=token["model"] or "", owner=owner.upn(token["owner"]),
-                  owner_realm=owner.realm if token["owner"] else "",
-                  owner_resolver=owner.resolver if token["owner"] else "")
+    creds = _rows(
+        db,
+        "SELECT * FROM credentials WHERE serial = ? AND status IN (?, ?) ORDER BY issued_at, id",
+        [serial, *LIVE_CREDENTIALS],
+    )
+    common = dict(
+        serial=serial,
+        model=token["model"] or "",
+        owner=owner.upn(token["owner"]),
+        owner_realm=owner.realm if token["owner"] else "",
+        owner_resolver=owner.resolver if token["owner"] else "",
+    )
     out = []
     for cred in creds:
         from_seed = seed is not None and cred["vault_record"] == seed["vault_record"]
@@ -71,11 +78,19 @@ def seeds_of(station: Station, token: dict, owner: Owner) -> list[TokenSeed]:
         if kind is OtpKind.HOTP:
             start = seed["counter"] if from_seed and seed["counter"] is not None else 0
             counter = max(start, cred["last_step"] + 1) if cred["last_step"] is not None else start
-        out.append(TokenSeed(
-            kind=kind, secret=station.secret(cred["vault_record"]), digits=cred["digits"],
-            algorithm=HashAlgorithm(cred["algorithm"]), period=cred["period"] or 30, counter=counter,
-            manufacturer=_manufacturer(token, seed["vendor"] if from_seed else None),
-            issuer=_issuer(cred["credential_id"]), **common))
+        out.append(
+            TokenSeed(
+                kind=kind,
+                secret=station.secret(cred["vault_record"]),
+                digits=cred["digits"],
+                algorithm=HashAlgorithm(cred["algorithm"]),
+                period=cred["period"] or 30,
+                counter=counter,
+                manufacturer=_manufacturer(token, seed["vendor"] if from_seed else None),
+                issuer=_issuer(cred["credential_id"]),
+                **common,
+            )
+        )
     if seed is not None and not any(c["vault_record"] == seed["vault_record"] for c in creds):
         out.append(_from_seed(station, token, seed, common))
     return out
@@ -85,8 +100,23 @@ def _from_seed(station: Station, token: dict, seed: dict, common: dict) -> Token
     blob = station.secret(seed["vault_record"])
     manufacturer = _manufacturer(token, seed["vendor"])
     if seed["oath_type"] == "YUBICO_OTP":
-        return TokenSeed(kind=OtpKind.YUBICO_OTP, secret=blob[6:], private_id=blob[:6],
-                         public_id=seed["public_id"], slot=seed["slot"], manufacturer=manufacturer, **common)
-    return TokenSeed(kind=_KINDS[seed["oath_type"]], secret=blob, digits=seed["digits"],
-                     algorithm=HashAlgorithm(seed["algorithm"]), period=seed["period"] or 30,
-                     counter=seed["counter"] or 0, slot=seed["slot"], manufacturer=manufacturer, **common)
+        return TokenSeed(
+            kind=OtpKind.YUBICO_OTP,
+            secret=blob[6:],
+            private_id=blob[:6],
+            public_id=seed["public_id"],
+            slot=seed["slot"],
+            manufacturer=manufacturer,
+            **common,
+        )
+    return TokenSeed(
+        kind=_KINDS[seed["oath_type"]],
+        secret=blob,
+        digits=seed["digits"],
+        algorithm=HashAlgorithm(seed["algorithm"]),
+        period=seed["period"] or 30,
+        counter=seed["counter"] or 0,
+        slot=seed["slot"],
+        manufacturer=manufacturer,
+        **common,
+    )

@@ -57,8 +57,9 @@ def stock_classic(desk, serials=("FT0001",), kind: str = "totp") -> None:
     """Classic RFC-secret tokens from a serial,secret seed file, received by the import path."""
     data = "".join(f"{s},{RFC_SECRET.hex()}\n" for s in serials).encode()
     options = ImportOptions(format="serial-secret", kind=kind, secret_encoding="hex")
-    import_seed_file(desk.station, data, options, operator="carol", source="vendor.csv", vendor="Feitian",
-                     model="c200")
+    import_seed_file(
+        desk.station, data, options, operator="carol", source="vendor.csv", vendor="Feitian", model="c200"
+    )
 
 
 def populated(desk):
@@ -69,6 +70,7 @@ def populated(desk):
     issue_classic(desk.station, "FT0001", owner="bob", operator="carol", code=RFC4226[0])
     key = desk.only(OTP_SERIAL)
     line = program_yubico_otp(key, OTP_SERIAL)
-    import_seed_file(desk.station, (line + "\n").encode(), ImportOptions(), operator="carol",
-                     source="ykman.csv")
+    import_seed_file(
+        desk.station, (line + "\n").encode(), ImportOptions(), operator="carol", source="ykman.csv"
+    )
     return key
