@@ -28,7 +28,7 @@ AES_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 def drive(tmp_path: Path) -> Path:
     """A directory only this user can open: what a removable drive mounted for the operator looks like."""
     path = tmp_path / "usb"
-    path.mkdir(mode=0o700)
+    path.mkdir(mode=0o700, exist_ok=True)
     os.chmod(path, 0o700)
     return path
 
@@ -63,14 +63,17 @@ def stock_classic(desk, serials=("FT0001",), kind: str = "totp") -> None:
 
 
 def populated(desk):
-    """YubiKey TOTP issued to alice, classic HOTP issued to bob, a taken-over YubiKey OTP key in stock."""
-    desk.only(YK_SERIAL)
+    """YubiKey TOTP issued to alice, classic HOTP issued to bob, a taken-over YubiKey OTP key in stock.
+
+    Returns the two virtual keys (the issued one, the Yubico OTP one), both left in their readers.
+    """
+    yubikey = desk.only(YK_SERIAL)
     issue_totp(desk.station, IssueRequest(YK_SERIAL, "alice", "carol"))
     stock_classic(desk, ("FT0001",), kind="hotp")
     issue_classic(desk.station, "FT0001", owner="bob", operator="carol", code=RFC4226[0])
-    key = desk.only(OTP_SERIAL)
+    key = desk.insert(OTP_SERIAL)
     line = program_yubico_otp(key, OTP_SERIAL)
     import_seed_file(
         desk.station, (line + "\n").encode(), ImportOptions(), operator="carol", source="ykman.csv"
     )
-    return key
+    return yubikey, key
