@@ -100,8 +100,10 @@ def test_export_then_import_into_a_fresh_station_keeps_every_code(station_a, tmp
     desk_b = make_desk(tmp_path / "station-b")
     try:
         data = open(result.path, "rb").read()
-        options = ImportOptions(password=PASSWORD if protection == "password" else None,
-                                preshared_key=KEY128 if protection == "key" else None)
+        options = ImportOptions(
+            password=PASSWORD if protection == "password" else None,
+            preshared_key=KEY128 if protection == "key" else None,
+        )
         report, parsed = import_seed_file(desk_b.station, data, options, operator="carol", source="export")
         # otpauth URIs carry no serial: the account name (the owner) stands in for it
         renamed = {TOTP: "alice", HOTP: "bob"} if fmt == "otpauth" else {}
@@ -114,7 +116,8 @@ def test_export_then_import_into_a_fresh_station_keeps_every_code(station_a, tmp
             token_a = TotpToken(secret_a, cred["algorithm"], cred["digits"], cred["period"])
             step = int(now.timestamp()) // 30
             assert [token_b.code_at(s) for s in range(step - 3, step + 4)] == [
-                token_a.code_at(s) for s in range(step - 3, step + 4)]
+                token_a.code_at(s) for s in range(step - 3, step + 4)
+            ]
             oath = OathSession(VirtualConnection(yubikey))  # the key A issued: its code, read off it
             code = oath.calculate_code(oath.list_credentials()[0], int(now.timestamp())).value
             assert isinstance(verify_totp(token_b, TotpState(), code, now), Accepted)
@@ -134,19 +137,36 @@ def test_export_then_import_into_a_fresh_station_keeps_every_code(station_a, tmp
             otp = otp_key.press_button(1)
             assert isinstance(verify_yubico_otp(key_a, YubicoOtpState(), otp), Accepted)
             assert isinstance(verify_yubico_otp(key_b, YubicoOtpState(), otp), Accepted)
-            assert desk_b.station.ledger.db.execute(
-                "SELECT kind FROM tokens WHERE serial = ?", [YUBICO]).fetchone()[0] == "yubikey"
+            assert (
+                desk_b.station.ledger.db.execute(
+                    "SELECT kind FROM tokens WHERE serial = ?", [YUBICO]
+                ).fetchone()[0]
+                == "yubikey"
+            )
     finally:
         desk_b.station.close()
 
 
-@pytest.mark.parametrize(("fmt", "refused"), [
-    ("entra-csv", {HOTP: "Entra ID takes TOTP hardware tokens only, this is HOTP",
-                   YUBICO: "Entra ID takes TOTP hardware tokens only, this is YUBICO-OTP"}),
-    ("okta-yubikey", {TOTP: "Okta's YubiKey seed upload takes Yubico OTP keys only, this is TOTP",
-                      HOTP: "Okta's YubiKey seed upload takes Yubico OTP keys only, this is HOTP"}),
-    ("privacyidea-csv", {YUBICO: "the OATH CSV holds HOTP and TOTP only"}),
-])
+@pytest.mark.parametrize(
+    ("fmt", "refused"),
+    [
+        (
+            "entra-csv",
+            {
+                HOTP: "Entra ID takes TOTP hardware tokens only, this is HOTP",
+                YUBICO: "Entra ID takes TOTP hardware tokens only, this is YUBICO-OTP",
+            },
+        ),
+        (
+            "okta-yubikey",
+            {
+                TOTP: "Okta's YubiKey seed upload takes Yubico OTP keys only, this is TOTP",
+                HOTP: "Okta's YubiKey seed upload takes Yubico OTP keys only, this is HOTP",
+            },
+        ),
+        ("privacyidea-csv", {YUBICO: "the OATH CSV holds HOTP and TOTP only"}),
+    ],
+)
 def test_a_token_the_target_cannot_take_is_refused_with_its_reason(station_a, tmp_path, fmt, refused):
     desk, _yubikey, _key = station_a
     with pytest.raises(ExportRefused) as caught:
@@ -171,8 +191,13 @@ def test_duo_yubikey_rows_cannot_come_back_and_say_why(station_a, tmp_path):
     desk_b = make_desk(tmp_path / "station-b")
     try:
         with pytest.raises(InputError, match="'yk' is not a Duo OATH token type") as caught:
-            import_seed_file(desk_b.station, open(result.path, "rb").read(), ImportOptions(password=PASSWORD),
-                             operator="carol", source="duo.7z")
+            import_seed_file(
+                desk_b.station,
+                open(result.path, "rb").read(),
+                ImportOptions(password=PASSWORD),
+                operator="carol",
+                source="duo.7z",
+            )
         assert "carry no public id" in caught.value.hint and "Yubico log or PSKC" in caught.value.hint
         assert "token.received" not in desk_b.types()
     finally:
