@@ -184,7 +184,22 @@ def _what(seed: TokenSeed) -> str:
     return "Yubico OTP key" if seed.kind is OtpKind.YUBICO_OTP else f"{seed.kind.value.upper()} credential"
 
 
-def _gone(db: sqlite_utils.Database, serial: str) -> Gone:
+def _deactivation_files(
+    db: sqlite_utils.Database, fmt: Format, serials: list[str], request: ExportRequest
+) -> tuple[list, list[str], list[tuple[str, str]]]:
+    gone = [_gone(db, s, request.owner) for s in serials]
+    refused = [(g.serial, r) for g in gone if (r := _gone_refusal(fmt.idp, g))]
+    if refused and not request.leave_out_refused:
+        raise ExportRefused(
+            fmt.name + " deactivation list",
+            tuple(refused),
+            "Leave these out (--leave-out-refused), or export them to the IdP that has them.",
+        )
+    kept = [g for g in gone if g.serial not in dict(refused)]
+    return deactivation_list(fmt.idp, kept) if kept else [], [g.serial for g in kept], refused
+
+
+def _gone(db: sqlite_utils.Database, serial: str, names: Owner) -> Gone:
     token = find_token(db, serial)
     types = []
     for kind, digits in db.execute(
@@ -194,9 +209,29 @@ def _gone(db: sqlite_utils.Database, serial: str) -> Gone:
     ):
         types.append("yk" if kind == "YUBICO_OTP" else f"h{digits}" if kind == "HOTP" else f"t{digits}")
     public = db.execute("SELECT public_id FROM seeds WHERE serial = ?", [serial]).fetchone()
-    owner = token["owner"] or token["last_owner"] or ""
+    owner = names.upn(token["owner"] or token["last_owner"] or "")
     public_id = (public[0] or "") if public else ""
     return Gone(serial, token["status"], owner, tuple(dict.fromkeys(types)), public_id)
+
+
+# Which credentials each IdP can hold at all (a deactivation list names only tokens it could have).
+_HOLDS = {"entra": ("t",), "okta": ("yk",)}
+
+
+def _gone_refusal(idp: str, gone: Gone) -> str:
+    kinds = _HOLDS.get(idp)
+    if kinds is None or any(t.startswith(kinds) for t in gone.duo_types):
+        return ""
+    held = {"entra": "TOTP tokens", "okta": "YubiKey OTP keys"}[idp]
+    has = (
+        ", ".join(
+            {"yk": "a Yubico OTP key", "h": "HOTP", "t": "TOTP"}[t[0] if t != "yk" else t]
+            for t in gone.duo_types
+        )
+        or "no credential"
+    )
+    name = {"entra": "Entra ID", "okta": "Okta"}[idp]
+    return f"{name} never held it: it takes {held} only, this token has {has}"
 
 
 def outstanding(db: sqlite_utils.Database) -> dict:
@@ -240,7 +275,7 @@ def export_tokens(station: Station, request: ExportRequest, *, operator: str) ->
     if purpose == REGISTER:
         files, serials, left_out = _register_files(station, fmt, serials, request, ctx)
     else:
-        files, left_out = deactivation_list(fmt.idp, [_gone(db, s) for s in serials]), []
+        files, serials, left_out = _deactivation_files(db, fmt, serials, request)
     if not serials:
         raise ExportRefused(fmt.name, tuple(left_out), "Nothing is left to export.")
     if purpose == DEACTIVATE:
