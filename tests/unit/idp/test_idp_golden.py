@@ -158,7 +158,7 @@ def test_the_entra_csv_passes_entras_upload_rules_and_codes_match(fixed_desk, tm
     assert entra_upload_problems(text) == []
     rows = [line.split(",") for line in text.splitlines()[1:]]
     assert [r[:2] for r in rows] == [["alice@example.org", "FT1001"], ["carl@example.org", "FT1002"]]
-    for upn, serial, secret, interval, *_ in rows:
+    for _upn, serial, secret, interval, *_ in rows:
         assert pyotp.TOTP(secret, interval=int(interval)).at(fixed_desk.clock()) == pyotp.TOTP(
             _b32(SECRETS[serial])
         ).at(fixed_desk.clock())
