@@ -381,6 +381,6 @@ async def test_f6_opens_the_idp_hand_off_and_escape_returns_to_the_desk(pcscd, s
         await pilot.press("f6")
         await wait_until(pilot, lambda: isinstance(app.screen, HandOffScreen), "the hand-off screen")
         outstanding = app.screen.query_one("#handoff-outstanding")
-        await wait_until(pilot, lambda: "Not exported yet" in str(outstanding.render()), "the outstanding counts")
+        await wait_until(pilot, lambda: "Not exported yet" in str(outstanding.render()), "the counts")
         await pilot.press("escape")
         await at_desk(pilot)

@@ -10,11 +10,11 @@ import os
 import time
 
 import pytest
+from desk_fixtures import PASS
 from idp_helpers import PASSWORD, populated
 from textual.app import App
 from textual.widgets import Button, DataTable, Input
 
-from desk_fixtures import PASS
 from station.core import open_station
 from tui.desk import DeskThread
 from tui.screens.handoff import HandOffScreen
