@@ -67,8 +67,11 @@ async def test_export_and_confirm_at_the_kiosk(desk, tmp_path):
             screen.query_one("#handoff-password2", Input).value = PASSWORD
             before = panel.plain
             screen.query_one("#handoff-export", Button).press()
-            await until(pilot, lambda: panel.plain != before and panel.outcome in ("success", "error"),
-                        "the export's outcome")
+            await until(
+                pilot,
+                lambda: panel.plain != before and panel.outcome in ("success", "error"),
+                "the export's outcome",
+            )
             # entra-csv is the default: the HOTP token cannot go there, and the screen says why
             assert panel.outcome == "error" and "Entra ID takes TOTP hardware tokens only" in panel.plain
 
@@ -91,8 +94,11 @@ async def test_export_and_confirm_at_the_kiosk(desk, tmp_path):
             await until(pilot, lambda: table.row_count == 0, "the pending list emptied")
         types = await worker.run(lambda: [e.type for e in station.ledger.entries()])
         assert types[-2:] == ["idp.exported", "idp.export_confirmed"]
-        active = await worker.run(lambda: station.ledger.db.execute(
-            "SELECT count(*) FROM idp_tokens WHERE idp_state = 'registered'").fetchone()[0])
+        active = await worker.run(
+            lambda: station.ledger.db.execute(
+                "SELECT count(*) FROM idp_tokens WHERE idp_state = 'registered'"
+            ).fetchone()[0]
+        )
         assert active == 2
     finally:
         await worker.run(station.close)
