@@ -464,11 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
              "station does it too, with the default origin)", ledger)
     p.add_argument("--origin", help="the log's name, e.g. tokens.example.org/branch-07")
 
-    from . import cli_inventory, cli_reports, cli_tokens
+    from . import cli_idp, cli_inventory, cli_reports, cli_tokens
 
     cli_inventory.register(sub, verb)
     cli_tokens.register(sub, verb)
     cli_reports.register(sub, verb)
+    cli_idp.register(sub, verb)
 
     verb("kiosk", cmd_kiosk, "start the kiosk (Textual terminal app)")
     verb("demo", cmd_demo, "the kiosk on a virtual YubiKey (starts pcscd and the key; data: ./demo-station)")

@@ -36,6 +36,15 @@ def _receipt(args: argparse.Namespace, report: object) -> int:
 def cmd_receive(args: argparse.Namespace) -> int:
     from .inventory.intake import receive_inserted, receive_serials
 
+    if args.seed_file:
+        if args.inserted or args.serials or args.file:
+            raise InputError(
+                "Receive from a seed file alone.", "station receive --seed-file FILE [--format F]."
+            )
+        from .cli_idp import cmd_import
+
+        args.file_ = args.seed_file
+        return cmd_import(args)
     serials = list(serials_from(args))
     if args.inserted == bool(serials):
         raise InputError(
@@ -151,17 +160,21 @@ def register(sub: argparse._SubParsersAction, verb: Verb) -> None:
         add_operator(p)
         return p
 
-    p = verb("receive", cmd_receive, "receive tokens into stock: the keys inserted, or a list of serials")
+    p = verb("receive", cmd_receive, "receive tokens into stock: the keys inserted, a list of serials, or a"
+             " seed file")
     p.add_argument("serials", nargs="*", metavar="SERIAL")
     p.add_argument(
         "--inserted", action="store_true", help="the YubiKeys inserted now (serial and model read)"
     )
     p.add_argument("--file", help="a list of serials, one per line (- for stdin)")
+    p.add_argument("--seed-file", help="a vendor seed file, Yubico log or export (see station import)")
     p.add_argument("--model", help="model of the listed keys, e.g. 'YubiKey 5 NFC'")
     p.add_argument("--location")
     p.add_argument("--site")
     p.add_argument("--reason")
-    p.add_argument("--accept-partial", action="store_true", help="receive the good entries, list the rest")
+    from .cli_idp import add_import_options
+
+    add_import_options(p)
     add_operator(p)
 
     serial_verb("return", cmd_return, "an owner hands a token back", reason=False, place=True)

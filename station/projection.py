@@ -15,12 +15,15 @@ import sqlite_utils
 
 from ledger.entry import Entry
 
+from .idp import handlers as idp_handlers
+from .idp.schema import INDEXES as IDP_INDEXES
+from .idp.schema import TABLES as IDP_TABLES
 from .inventory import handlers_audits, handlers_people, handlers_tokens
 from .inventory.handlers_tokens import credential_key
 from .inventory.schema import INDEXES as INVENTORY_INDEXES
 from .inventory.schema import TABLES as INVENTORY_TABLES
 
-VERSION = 3  # 3: credentials.drift (where the token's clock stood at its last accepted code)
+VERSION = 4  # 3: credentials.drift; 4: IdP hand-off tables, seeds of YubiKey OTP slots
 META = "projection_meta"
 
 TABLES: dict[str, tuple[str, str]] = {
@@ -32,9 +35,10 @@ TABLES: dict[str, tuple[str, str]] = {
         intent_id TEXT PRIMARY KEY NOT NULL, action TEXT, serial INTEGER, credential_id TEXT, status TEXT,
         started_at TEXT, started_seq INTEGER, prior_status TEXT)""", "intent_id"),
     **INVENTORY_TABLES,
+    **IDP_TABLES,
 }
 INDEXES = ("CREATE INDEX credentials_owner ON credentials(owner, status)",
-           "CREATE INDEX credentials_serial ON credentials(serial, status)", *INVENTORY_INDEXES)
+           "CREATE INDEX credentials_serial ON credentials(serial, status)", *INVENTORY_INDEXES, *IDP_INDEXES)
 
 __all__ = ["TABLES", "apply", "credential_key", "ensure_tables", "is_current", "rebuild", "snapshot"]
 
@@ -82,7 +86,10 @@ HANDLERS: dict[str, Callable[[sqlite_utils.Database, Entry], None]] = {
     **handlers_people.HANDLERS,
     **handlers_tokens.HANDLERS,
     **handlers_audits.HANDLERS,
+    **idp_handlers.HANDLERS,
 }
+# Run after the handler of the same event: what the event asks of the identity provider.
+FOLLOWERS: dict[str, Callable[[sqlite_utils.Database, Entry], None]] = idp_handlers.FOLLOWERS
 
 
 def apply(db: sqlite_utils.Database, entry: Entry) -> None:
@@ -90,6 +97,9 @@ def apply(db: sqlite_utils.Database, entry: Entry) -> None:
     handler = HANDLERS.get(entry.type)
     if handler is not None:
         handler(db, entry)
+    follower = FOLLOWERS.get(entry.type)
+    if follower is not None:
+        follower(db, entry)
 
 
 def rebuild(db: sqlite_utils.Database, entries: Iterable[Entry]) -> None:

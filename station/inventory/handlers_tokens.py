@@ -76,10 +76,11 @@ def on_received(db: sqlite_utils.Database, e: Entry) -> None:
             e.seq,
         ],
     )
-    if b["kind"] == "oath":
+    if "vault_record" in b:  # a classic token's seed, or a YubiKey OTP slot's key from a seed file
         db.execute(
             "INSERT INTO seeds (serial, oath_type, algorithm, digits, period, counter, vendor,"
-            " seed_fingerprint, vault_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " seed_fingerprint, vault_record, public_id, slot, batch)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 serial,
                 b["oath_type"],
@@ -90,6 +91,9 @@ def on_received(db: sqlite_utils.Database, e: Entry) -> None:
                 b.get("vendor"),
                 b["seed_fingerprint"],
                 b["vault_record"],
+                b.get("public_id"),
+                b.get("slot"),
+                b.get("batch"),
             ],
         )
     _history(db, e, serial)

@@ -5,7 +5,9 @@
   over a period;
 - time to replace a lost token: from the loss report to the next token issued to the same owner
   (issue 7's guided replacement ends in exactly that issue), average and 90th percentile.
-A holder is an employee (or, without a directory, any owner) holding an issued or blocked token.
+A holder is an employee (or, without a directory, any owner) holding an issued or blocked token; an
+active holder holds a token that is active at the identity provider (its export confirmed, see
+station/idp/schema.py): until then the token cannot be used to sign in, so it does not count as cover.
 """
 
 from __future__ import annotations
@@ -14,19 +16,24 @@ import math
 
 import sqlite_utils
 
+from ..idp.schema import active
+
 HOLDERS = "SELECT DISTINCT owner FROM tokens WHERE owner IS NOT NULL"
+ACTIVE_HOLDERS = f"SELECT DISTINCT owner FROM tokens t WHERE {active('t')}"  # noqa: S608 - fixed SQL
 
 
 def coverage(db: sqlite_utils.Database, by: str) -> list[dict]:
     """Employees, holders and the share holding a token, per department or site."""
     column = {"department": "department", "site": "site"}[by]
     rows = db.execute(
-        f"SELECT e.{column}, count(*), sum(EXISTS (SELECT 1 FROM tokens t WHERE t.owner = e.id))"  # noqa: S608
+        f"SELECT e.{column}, count(*), sum(EXISTS (SELECT 1 FROM tokens t WHERE t.owner = e.id)),"  # noqa: S608
+        f" sum(EXISTS (SELECT 1 FROM tokens t WHERE t.owner = e.id AND {active('t')}))"
         f" FROM employees e WHERE e.status = 'active' GROUP BY e.{column} ORDER BY e.{column}"
     )
     return [
-        {by: key or "(none)", "employees": n, "holders": held, "share_pct": round(100 * held / n, 1)}
-        for key, n, held in rows.fetchall()
+        {by: key or "(none)", "employees": n, "holders": held, "share_pct": round(100 * held / n, 1),
+         "active_holders": live, "active_share_pct": round(100 * live / n, 1)}
+        for key, n, held, live in rows.fetchall()
     ]
 
 
@@ -52,6 +59,11 @@ def percentile(values: list[float], pct: float) -> float | None:
 def summary(db: sqlite_utils.Database, since: str | None = None, until: str | None = None) -> list[dict]:
     """One row per metric: name, value and what it is made of."""
     holders = db.execute(f"SELECT count(*) FROM ({HOLDERS})").fetchone()[0]  # noqa: S608
+    active_holders = db.execute(f"SELECT count(*) FROM ({ACTIVE_HOLDERS})").fetchone()[0]  # noqa: S608
+    awaiting = db.execute(
+        f"SELECT count(*) FROM tokens t WHERE t.status = 'issued' AND NOT {active('t')}"  # noqa: S608
+    ).fetchone()[0]
+    pending = db.execute("SELECT count(*) FROM idp_exports WHERE status = 'pending'").fetchone()[0]
     employees = db.execute("SELECT count(*) FROM employees WHERE status = 'active'").fetchone()[0]
     users = employees or holders
     where, params = _period(since, until, "reported_at")
@@ -79,6 +91,16 @@ def summary(db: sqlite_utils.Database, since: str | None = None, until: str | No
             "value": per100(min(holders, employees), employees),
             "detail": "share of employees holding a token",
         },
+        {"metric": "active_holders", "value": active_holders,
+         "detail": "people holding a token the identity provider confirmed it has"},
+        {
+            "metric": "active_coverage_pct",
+            "value": per100(min(active_holders, employees), employees),
+            "detail": "share of employees holding a token active at the identity provider",
+        },
+        {"metric": "issued_awaiting_idp", "value": awaiting,
+         "detail": "issued tokens whose export the identity provider has not confirmed"},
+        {"metric": "idp_exports_pending", "value": pending, "detail": "exports awaiting confirmation"},
         {
             "metric": "lost_or_damaged_per_100_holders",
             "value": per100(incidents, holders),

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import sqlite_utils
 
 from ..errors import InputError
+from ..idp.schema import active
 from . import metrics
 from .audits import audit_schedule
 from .spares import spare_levels
@@ -51,7 +52,8 @@ def _rows(db: sqlite_utils.Database, sql: str, params: list | tuple = ()) -> Tab
 def holdings_by_owner(db: sqlite_utils.Database, o: Options) -> Table:
     return _rows(
         db,
-        "SELECT t.owner, e.name, e.department, e.site AS owner_site, count(*) AS tokens,"
+        "SELECT t.owner, e.name, e.department, e.site AS owner_site, count(*) AS tokens,"  # noqa: S608
+        f" sum({active('t')}) AS active,"
         " group_concat(t.serial, ' ') AS serials FROM tokens t LEFT JOIN employees e ON e.id = t.owner"
         " WHERE t.owner IS NOT NULL GROUP BY t.owner ORDER BY t.owner",
     )
@@ -72,10 +74,13 @@ STATUS_COLUMNS = ("in_stock", "returned", "issuing", "issued", "blocked", "damag
 
 
 def _by_status(db: sqlite_utils.Database, keys: str) -> Table:
+    # "issued" counts every token with an owner; "active" only those the IdP confirmed it has (an
+    # export confirmed, nothing newer outstanding), "awaiting_idp" the rest of them.
     sums = ", ".join(f"sum(status = '{s}') AS {s}" for s in STATUS_COLUMNS)
+    idp = f"sum({active('t')}) AS active, sum(status = 'issued' AND NOT {active('t')}) AS awaiting_idp"
     return _rows(
         db,
-        f"SELECT {keys}, {sums}, count(*) AS total FROM tokens"  # noqa: S608 - fixed names
+        f"SELECT {keys}, {sums}, {idp}, count(*) AS total FROM tokens t"  # noqa: S608 - fixed names
         f" GROUP BY {keys} ORDER BY {keys}",
     )
 
@@ -107,10 +112,31 @@ def spares(db: sqlite_utils.Database, o: Options) -> Table:
 def lost_damaged_blocked(db: sqlite_utils.Database, o: Options) -> Table:
     return _rows(
         db,
-        "SELECT t.serial, t.kind, t.status, coalesce(t.owner, t.last_owner) AS owner, t.site,"
+        "SELECT t.serial, t.kind, t.status, coalesce(t.owner, t.last_owner) AS owner, t.site,"  # noqa: S608
         " t.location, t.status_since AS since, (SELECT h.reason FROM token_history h"
-        " WHERE h.serial = t.serial ORDER BY h.seq DESC LIMIT 1) AS reason FROM tokens t"
+        " WHERE h.serial = t.serial ORDER BY h.seq DESC LIMIT 1) AS reason,"
+        f" {IDP_STATE} AS idp FROM tokens t LEFT JOIN idp_tokens i ON i.serial = t.serial"
         " WHERE t.status IN ('lost', 'damaged', 'blocked') ORDER BY t.status, t.status_since",
+    )
+
+
+# What the identity provider has been told, in words, for a row of tokens t joined to idp_tokens i.
+IDP_STATE = (
+    "CASE WHEN i.need IS NOT NULL AND i.covered_by IS NOT NULL THEN 'to ' || i.need || ': export '"
+    " || i.covered_by || ' awaits confirmation'"
+    " WHEN i.need IS NOT NULL THEN 'to ' || i.need || ': not exported yet'"
+    " WHEN i.idp_state = 'unknown' OR i.idp_state IS NULL THEN 'never at the IdP'"
+    " ELSE i.idp_state || ' (export ' || i.state_export || ')' END"
+)
+
+
+def idp_hand_off(db: sqlite_utils.Database, o: Options) -> Table:
+    return _rows(
+        db,
+        "SELECT t.serial, t.kind, t.status, coalesce(t.owner, t.last_owner) AS owner, t.site,"  # noqa: S608
+        f" i.need, {IDP_STATE} AS idp, i.covered_by AS export FROM idp_tokens i"
+        " JOIN tokens t ON t.serial = i.serial"
+        " WHERE i.need IS NOT NULL ORDER BY i.covered_by IS NOT NULL, t.site, t.serial",
     )
 
 
@@ -170,12 +196,15 @@ def audits_due(db: sqlite_utils.Database, o: Options) -> Table:
     ]
 
 
+COVERAGE = ("employees", "holders", "share_pct", "active_holders", "active_share_pct")
+
+
 def rollout_departments(db: sqlite_utils.Database, o: Options) -> Table:
-    return (("department", "employees", "holders", "share_pct"), metrics.coverage(db, "department"))
+    return (("department", *COVERAGE), metrics.coverage(db, "department"))
 
 
 def rollout_sites(db: sqlite_utils.Database, o: Options) -> Table:
-    return (("site", "employees", "holders", "share_pct"), metrics.coverage(db, "site"))
+    return (("site", *COVERAGE), metrics.coverage(db, "site"))
 
 
 def rollout_summary(db: sqlite_utils.Database, o: Options) -> Table:
@@ -189,6 +218,7 @@ REPORTS: dict[str, tuple[str, Callable[[sqlite_utils.Database, Options], list[di
     "holdings-by-location": ("Tokens by storage location and state", holdings_by_location),
     "spares": ("Spare levels and the nearest spares", spares),
     "lost-damaged-blocked": ("Lost, damaged and blocked tokens", lost_damaged_blocked),
+    "idp-hand-off": ("Changes the identity provider has not confirmed yet", idp_hand_off),
     "contractor-expiries": ("Tokens to recover: leavers and access end dates", contractor_expiries),
     "audit-results": ("Audits and their results", audit_results),
     "audit-exceptions": ("Missing, misplaced and unexpected tokens found by audits", audit_exceptions),

@@ -42,6 +42,10 @@ NEEDS: dict[str, frozenset[Role]] = {
     "spares": frozenset({R.ADMIN, R.SUPERVISOR}),
     "configure": frozenset({R.ADMIN}),
     "enrol": frozenset({R.ADMIN}),
+    # IdP hand-off: a deactivation list (serials only) or confirming an import is desk work; a file
+    # with secrets takes a supervisor or admin.
+    "export": DESK | {R.ADMIN},
+    "export_secrets": frozenset({R.SUPERVISOR, R.ADMIN}),
 }
 
 

@@ -20,7 +20,8 @@ TABLES: dict[str, tuple[str, str]] = {
         """CREATE TABLE seeds (
         serial TEXT PRIMARY KEY NOT NULL, oath_type TEXT NOT NULL, algorithm TEXT NOT NULL,
         digits INTEGER NOT NULL, period INTEGER, counter INTEGER, vendor TEXT,
-        seed_fingerprint TEXT NOT NULL, vault_record TEXT NOT NULL)""",
+        seed_fingerprint TEXT NOT NULL, vault_record TEXT NOT NULL, public_id TEXT, slot INTEGER,
+        batch TEXT)""",
         "serial",
     ),
     "sites": (

@@ -13,7 +13,7 @@ archives, ledger events and confirmation tracking belong to the station's workfl
 | privacyIDEA PSKC profile | parse_pskc | write_privacyidea_pskc |
 | serial,secret CSV (hex or base32) | parse_serial_secret_csv | - |
 | Entra-style vendor CSV (Token2, Deepnet) | parse_vendor_csv | write_entra_csv |
-| Entra Graph hardwareOathDevices JSON | - | graph_hardware_oath_body |
+| Entra Graph hardwareOathDevices JSON | parse_graph_hardware_oath_body | graph_hardware_oath_body |
 | privacyIDEA OATH CSV v1/v2 | parse_privacyidea_csv | write_privacyidea_csv (v2) |
 | YubiKey Personalization Tool / ykman -O logs | parse_yubico_log | write_yubico_log |
 | Okta YubiKey OTP seed file | parse_yubico_log | write_okta_yubikey_seeds |
@@ -26,7 +26,12 @@ from __future__ import annotations
 from .csv_import import parse_privacyidea_csv, parse_serial_secret_csv, parse_vendor_csv
 from .duo import DuoBatch, write_duo_batches
 from .encoding import SecretEncoding
-from .entra import entra_csv_problems, graph_hardware_oath_body, write_entra_csv
+from .entra import (
+    entra_csv_problems,
+    graph_hardware_oath_body,
+    parse_graph_hardware_oath_body,
+    write_entra_csv,
+)
 from .errors import ExportRefused, SeedFileError, SeedFileRejected, WrongKeyError
 from .model import HashAlgorithm, ImportMode, ImportResult, OtpKind, Reject, TokenSeed
 from .otpauth import parse_otpauth_uris, write_otpauth_uris
@@ -52,6 +57,7 @@ __all__ = [
     "WrongKeyError",
     "entra_csv_problems",
     "graph_hardware_oath_body",
+    "parse_graph_hardware_oath_body",
     "parse_otpauth_uris",
     "parse_privacyidea_csv",
     "parse_pskc",

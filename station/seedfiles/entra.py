@@ -25,9 +25,10 @@ import json
 import re
 from collections.abc import Sequence
 
-from .encoding import base32_encode
-from .errors import ExportRefused
-from .model import HashAlgorithm, OtpKind, TokenSeed
+from .encoding import base32_decode, base32_encode
+from .errors import ExportRefused, SeedFileError
+from .model import HashAlgorithm, ImportMode, ImportResult, OtpKind, Reject, TokenSeed
+from .policy import finish
 
 CSV_HEADER = ["upn", "serial number", "secret key", "time interval", "manufacturer", "model"]
 MAX_SECRET_CHARS = 128
@@ -114,3 +115,39 @@ def entra_csv_problems(data: bytes) -> list[str]:
         if not (upn and serial and manufacturer and model):
             problems.append(f"line {number}: an empty upn, serial number, manufacturer or model")
     return problems
+
+
+def parse_graph_hardware_oath_body(
+    data: bytes, *, mode: ImportMode = ImportMode.ALL_OR_NOTHING
+) -> ImportResult:
+    """Read a hardwareOathDevices request body back (what `graph_hardware_oath_body` writes).
+
+    The owner is `assignTo.id` (a UPN or an object id); SHA-1 or SHA-256 from `hashFunction`, six digits.
+    """
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+        devices = doc["value"]
+        if not isinstance(devices, list):
+            raise TypeError("value is not a list")
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise SeedFileError(f"The file is not a Graph hardwareOathDevices body ({exc}).",
+                            "Give the JSON written for PATCH .../hardwareOathDevices.") from None
+    found, rejects = [], []
+    by_name = {v: k for k, v in _HASH.items()}
+    for number, device in enumerate(devices, start=1):
+        serial = str(device.get("serialNumber", "")) if isinstance(device, dict) else ""
+        try:
+            secret = base32_decode(str(device["secretKey"]))
+            if secret is None:
+                raise ValueError("the secret key is not base32")
+            interval = int(device.get("timeIntervalInSeconds", 30))
+            algorithm = by_name[device.get("hashFunction", "hmacsha1")]
+            assigned = device.get("assignTo")
+            owner = assigned.get("id", "") if isinstance(assigned, dict) else ""
+            seed = TokenSeed(serial=serial, kind=OtpKind.TOTP, secret=secret, period=interval,
+                             algorithm=algorithm, manufacturer=str(device.get("manufacturer", "")),
+                             model=str(device.get("model", "")), owner=str(owner))
+            found.append((number, seed))
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            rejects.append(Reject(number, "device", serial, f"not a usable hardware OATH device ({exc})"))
+    return finish("Entra Graph hardwareOathDevices", found, rejects, mode, "device")

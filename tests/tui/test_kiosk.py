@@ -367,3 +367,20 @@ async def test_a_key_held_by_another_program_is_shown_busy(station_dir, virtual_
         await pilot.press("f5")
         await wait_until(pilot, lambda: "Busy" not in str(status.render())
                          and shown_serials(app) == [str(SERIAL_A)], "the key back, not busy")
+
+
+# -- IdP hand-off (F6) --------------------------------------------------------------------------------
+
+
+async def test_f6_opens_the_idp_hand_off_and_escape_returns_to_the_desk(pcscd, station_dir):
+    from tui.screens.handoff import HandOffScreen
+
+    app = KioskApp(station_dir, passphrase=PASSPHRASE)
+    async with app.run_test(size=SIZE) as pilot:
+        await at_desk(pilot)
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: isinstance(app.screen, HandOffScreen), "the hand-off screen")
+        outstanding = app.screen.query_one("#handoff-outstanding")
+        await wait_until(pilot, lambda: "Not exported yet" in str(outstanding.render()), "the counts")
+        await pilot.press("escape")
+        await at_desk(pilot)

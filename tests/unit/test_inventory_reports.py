@@ -61,6 +61,8 @@ def test_holdings(rollout):
             "issuing": 0,
             "issued": 3,
             "blocked": 0,
+            "active": 0,  # no export confirmed by the IdP yet (tests/unit/idp check the change)
+            "awaiting_idp": 3,
             "damaged": 1,
             "lost": 2,
             "retired": 0,
@@ -89,11 +91,14 @@ def test_lost_damaged_blocked_and_contractor_expiries(rollout):
 def test_rollout_metrics(rollout):
     departments = report(rollout, "rollout-departments").rows
     assert departments == [
-        {"department": "Finance", "employees": 2, "holders": 1, "share_pct": 50.0},
-        {"department": "Ops", "employees": 2, "holders": 2, "share_pct": 100.0},
+        {"department": "Finance", "employees": 2, "holders": 1, "share_pct": 50.0, "active_holders": 0,
+         "active_share_pct": 0.0},
+        {"department": "Ops", "employees": 2, "holders": 2, "share_pct": 100.0, "active_holders": 0,
+         "active_share_pct": 0.0},
     ]
     summary = {r["metric"]: r["value"] for r in report(rollout, "rollout-summary").rows}
     assert summary["holders"] == 3 and summary["coverage_pct"] == 75.0
+    assert summary["active_holders"] == 0 and summary["issued_awaiting_idp"] == 3
     assert summary["lost_or_damaged_per_100_holders"] == 100.0  # 2 lost + 1 damaged, 3 holders
     assert summary["support_requests_per_100_users"] == 50.0  # 2 replacements, 4 employees
     assert summary["replace_lost_avg_minutes"] == 60.0  # 30 and 90 minutes

@@ -24,6 +24,7 @@ class MainScreen(Screen[None]):
         Binding("f2", "show_tab('issue')", "Issue"),
         Binding("f3", "show_tab('verify')", "Verify"),
         Binding("f5", "refresh_keys", "Refresh keys"),
+        Binding("f6", "handoff", "IdP hand-off"),
     ]
 
     def __init__(self, station: Station, desk: DeskThread, watch: WatchControl, operator: str) -> None:
@@ -48,6 +49,11 @@ class MainScreen(Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#desk-tabs", TabbedContent).active = f"{tab}-tab"
+
+    def action_handoff(self) -> None:
+        from .handoff import HandOffScreen
+
+        self.app.push_screen(HandOffScreen(self.station, self._desk, self._operator))
 
     def action_refresh_keys(self) -> None:
         self.query_one("#keys", KeyList).refresh_keys()
