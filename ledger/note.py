@@ -56,10 +56,20 @@ _HINT_TRUST = "check which station key you trust (`station ledger key`); the not
 
 
 def _b64decode(text: str, what: str) -> bytes:
+    """Strict: only the one canonical encoding of the bytes is taken.
+
+    Decoders (Python's, and Go's StdEncoding that sumdb/note uses) ignore the spare low bits of the
+    last character, so one signature has several spellings; a note whose bytes changed must not
+    pass as the note we signed.
+    """
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
         raise NoteFormatError(f"{what} is not standard base64", _HINT_FORMAT) from exc
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise NoteFormatError(f"{what} is not in canonical base64 (its padding bits are not zero)",
+                              _HINT_FORMAT)
+    return raw
 
 
 def _b64(data: bytes) -> str:

@@ -219,3 +219,19 @@ def test_keys_whose_base64_holds_a_plus_sign():
         signer = Signer("example.org/log", generate_key())
         assert parse_signer_key(signer_key(signer)).key_id == signer.key_id
         assert parse_verifier_key(signer.verifier().vkey()) == signer.verifier()
+
+
+def test_a_signature_spelt_in_non_canonical_base64_is_refused():
+    # 68 signature bytes end in a 2-byte group: its base64 has 2 spare bits, which lenient decoders
+    # (Go's StdEncoding among them) ignore. Setting them spells the same bytes differently.
+    text, line = GO_TEXT, GO_PETER_SIG
+    b64 = line.rsplit(" ", 1)[1].rstrip("\n")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = b64.rstrip("=")[-1]
+    padding = "=" * (len(b64) - len(b64.rstrip("=")))
+    respelt = b64.rstrip("=")[:-1] + alphabet[alphabet.index(last) | 0b01] + padding
+    assert respelt != b64 and base64.b64decode(respelt) == base64.b64decode(b64)
+    message = text + "\n" + line.replace(b64, respelt)
+    with pytest.raises(NoteFormatError, match="canonical base64"):
+        open_note(message, [parse_verifier_key(GO_VKEY)])
+    assert open_note(text + "\n" + line, [parse_verifier_key(GO_VKEY)]).text == text
