@@ -159,7 +159,7 @@ class Transaction:
             seq=self._size, at=at, type=type, actor=actor, body=body, prev=self._prev, sigs=sigs
         )
         leaf = merkle.leaf_hash(raw)
-        entry = Entry.from_document(raw, orjson.loads(raw))  # a fresh copy of the body for the caller
+        entry = Entry.from_document(raw, orjson.loads(raw), leaf_hex=leaf.hex())  # a fresh body copy
         conn = ledger.db.conn
         conn.execute(
             "INSERT INTO ledger_entries (seq, entry, hash, signature, key_id) VALUES (?, ?, ?, ?, ?)",

@@ -18,6 +18,7 @@ from ledger.note import (
     Verifier,
     add_signatures,
     cosignature_timestamp,
+    is_valid_key_name,
     open_checkpoint,
     open_note,
     parse_checkpoint,
@@ -219,3 +220,11 @@ def test_keys_whose_base64_holds_a_plus_sign():
         signer = Signer("example.org/log", generate_key())
         assert parse_signer_key(signer_key(signer)).key_id == signer.key_id
         assert parse_verifier_key(signer.verifier().vkey()) == signer.verifier()
+
+
+def test_key_names_refuse_exactly_the_characters_python_calls_space():
+    # is_valid_key_name searches with a regex; it must refuse what str.isspace() calls space, no more.
+    spaces = [c for c in map(chr, range(0x110000)) if c.isspace()]
+    assert spaces and all(not is_valid_key_name(f"a{c}b") for c in spaces)
+    others = [c for c in map(chr, range(0x110000)) if not c.isspace() and c != "+"]
+    assert all(is_valid_key_name(f"a{c}b") for c in others)
