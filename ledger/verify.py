@@ -14,11 +14,17 @@ consistent forgery under a new key, or cut it back to an older checkpoint the st
 auditor's own copy of the log key (``--key``), a checkpoint kept from an earlier audit
 (``--trusted``) and witnesses' cosignatures close those gaps.
 
-Speed: entries are checked in chunks of 65,536 by worker processes (one per core), each reading its
-own range of the file; the main process folds the chunks' subtree roots, in order, into the tree and
-replays the few ``ledger.*`` events. Per entry a worker does one SHA-256 (the leaf hash, which is also
-the chain link), one parse and re-encode with orjson for the exact canonical-form check
-(``ledger.canonical``), and no signature check: the checkpoint's signature covers all entries at once.
+Speed: entries are checked in chunks of 65,536 by worker processes (one per usable CPU), each
+reading its own range of the file; the main process folds the chunks' subtree roots, in order, into
+the tree and replays the few ``ledger.*`` events. A worker checks 64 entries at a time with C-level
+passes (``_fast_batch``): per entry one SHA-256 (the leaf hash, which is also the chain link), one
+orjson parse, its share of one re-encoding of the batch for the exact canonical-form check
+(``ledger.canonical``), its share of the tile's interior hashes, and no signature check: the
+checkpoint's signature covers all entries at once. Anything the batch path does not vouch for is
+checked entry by entry, which names the problem. Measured CPU per entry on the 2-core development
+machine (Python 3.11, OpenSSL 3.0): read 0.7 us, parse 1.4, re-encode 0.5, leaf hash 0.7, interior
+hashes 0.5, field checks 1.0; the floor of reading the entry and hashing it once is 1.2-1.3 us. So
+one core needs about 4x the floor, and two free cores about 2x.
 Memory stays flat: nothing but a chunk's rows and O(log n) hashes is held.
 """
 
@@ -466,9 +472,22 @@ def _jobs(source: tuple[str, str], n: int, size: int, origin: str, sizes: set[in
     return jobs
 
 
+def default_workers() -> int:
+    """One worker per CPU this process may run on (its affinity, not the machine's count).
+
+    Measured on the 2-core development machine (bench_ledger_verify.py, 1,000,000 entries): two
+    workers took 3.5-3.9 s where one took 5.5-5.8 s, with other work running on the machine; a
+    second process pays off even when the cores are shared, since each worker reads its own range.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _results(jobs: list[Job], workers: int | None) -> Iterator[Result]:
     """Results in order; with several jobs, computed by a pool with a bounded window in flight."""
-    count = workers or os.cpu_count() or 1
+    count = workers or default_workers()
     if len(jobs) < 2 or count < 2:
         for job in jobs:
             yield scan(job)
