@@ -284,6 +284,7 @@ def _scan(job: Job) -> Result:
 
 _FIELDS = itemgetter("v", "seq", "at", "type", "actor", "body", "prev", "sigs")
 # The batch forms of the entry's patterns: the fields of a batch joined with a separator.
+_AT_LINE = len("2026-01-01T00:00:00.000000Z\n")
 _AT_BATCH = re.compile(r"(?:\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z\n)*")
 _TYPE_BATCH = re.compile(r"(?:[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+\n)*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -337,8 +338,12 @@ def _fast_batch(st: _Scan, batch: list[Row]) -> tuple[int | None, str, str] | No
             or set(map(type, v)) != {int}  # not 2.0, which is canonical and equals 2
             or seq != tuple(range(st.expected, st.expected + n))
             or set(map(type, seq)) != {int}
-            or not _AT_BATCH.fullmatch("\n".join(at) + "\n")  # joins refuse anything but str
-            or not _TYPE_BATCH.fullmatch("\n".join(set(kinds)) + "\n")  # a batch has few types
+            # The joins refuse anything but str. A pattern over joined values must also see as many
+            # values as there are, or one value holding two, joined by the separator, would pass.
+            or len(at_lines := "\n".join(at) + "\n") != _AT_LINE * n
+            or not _AT_BATCH.fullmatch(at_lines)
+            or (kinds_lines := "\n".join(kind_set := set(kinds)) + "\n").count("\n") != len(kind_set)
+            or not _TYPE_BATCH.fullmatch(kinds_lines)  # over the distinct types: a batch has few
             or max(map(len, kinds)) > MAX_TYPE_LEN
             or "ledger." in "\n".join(kinds)
             or min(map(len, actors)) < 1

@@ -102,8 +102,14 @@ MUTATIONS += ["field"]
 BAD_FIELDS = {
     "v": [1, 3, True, 2.0, "2", None],
     "seq": [-1, "0", 0.0, 1.0, True, None, 10**6],
-    "at": ["2026-03-01T24:00:00.000000Z", "2026-02-30T10:00:00.000000Z", "2026-03-01T10:00:00Z", 5, "x"],
-    "type": ["Token.issued", "token", "ledger.key_rotated", "a." + "b" * 64, 5, "token.issued\n"],
+    "at": [
+        "2026-03-01T24:00:00.000000Z", "2026-02-30T10:00:00.000000Z", "2026-03-01T10:00:00Z", 5, "x",
+        "2026-03-01T10:00:00.000000Z\n2026-03-01T10:00:00.000000Z",  # two joined by the separator
+    ],
+    "type": [
+        "Token.issued", "token", "ledger.key_rotated", "a." + "b" * 64, 5, "token.issued\n",
+        "token.issued\ntoken.issued", "a.b\nc.d",
+    ],
     "actor": ["", "op\n1", "op\x7f", "x" * 129, 5, None],
     "body": [[], "x", 1, None, {"f": 1.5}, {"n": [{"f": 0.5}]}],
     "prev": ["0" * 63, "0" * 65, "G" * 64, 0, None, "A" * 64],
