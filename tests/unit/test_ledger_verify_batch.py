@@ -85,7 +85,7 @@ def state(scan):
     return scan.expected, scan.prev, scan.leaves, res.first_prev, res.min_v2, res.max_v1, res.specials
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(_bodies, st.integers(0, 2**40), st.booleans())
 def test_clean_batches_take_the_batch_path(bodies, start, first):
     raws = chain(bodies, start)
@@ -117,7 +117,7 @@ BAD_FIELDS = {
 }
 
 
-@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, suppress_health_check=[HealthCheck.too_slow])
 @given(_bodies, st.sampled_from(MUTATIONS), st.data())
 @example([{"x": 1, "y": 2}, {"a": "b"}], "split", None)
 def test_the_batch_path_accepts_only_what_the_exact_path_accepts(bodies, mutation, data):
