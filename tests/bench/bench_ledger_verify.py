@@ -9,7 +9,8 @@ transactions: the same entry encoding, tree nodes, state and signed checkpoint; 
   (one process; the least any verifier of this file must do);
 - ``Ledger.verify``: the full check (canonical form, links, the Merkle tree, stored tree nodes, the
   checkpoint signature), with the default workers (one per usable CPU) and with one;
-- both REPEATS times (default 3), each time next to a fresh floor, and the median ratio;
+- both REPEATS times (default 3), each time next to a fresh floor, and the median ratio; also the
+  CPU seconds each used (process and workers), which other work on a shared machine barely moves;
 - peak memory of a verification of N/10 and of N events, each in a fresh process with its workers:
   a streaming verifier uses the same memory for both.
 
@@ -21,14 +22,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from ledger import merkle, store
 from ledger.entry import GENESIS_PREV, encode_entry
@@ -38,6 +42,7 @@ from ledger.note import Checkpoint, Signer, Verifier, sign_note
 from ledger.verify import default_workers
 
 ORIGIN = "tokens.example.org/bench"
+T = TypeVar("T")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -102,6 +107,25 @@ def floor(path: Path) -> float:
     return elapsed
 
 
+def _cpu() -> float:
+    """CPU seconds used by this process and its finished children (the verifier's workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(call: Callable[[], T]) -> tuple[T, float]:
+    """(result, CPU seconds): unlike wall time, barely moved by other work on a shared machine."""
+    start = _cpu()
+    result = call()
+    return result, _cpu() - start
+
+
+def timed_wall(call: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - start
+
+
 _PEAK = """
 import resource, sys
 from ledger.log import Ledger
@@ -128,22 +152,20 @@ def main(n: int = 1_000_000, repeats: int = 3) -> None:
         floor(path)  # warm the page cache for both sides alike
         workers = default_workers()
         keys = {key_id(signer): signer.public_key()}
-        print(f"run  floor (read, SHA-256 once)  verify, {workers} workers  verify, 1 worker  (s, x floor)")
+        print("wall seconds (x floor), then CPU seconds of this process and its workers (x floor's CPU)")
+        print(f"run  floor                 verify, {workers} workers          verify, 1 worker")
         ratios: list[float] = []
         for run in range(repeats):
-            base = floor(path)
+            base, base_cpu = timed(lambda: floor(path))
             with Ledger.open(path) as ledger:
-                start = time.perf_counter()
-                report = ledger.verify(keys)  # type: ignore[arg-type]
-                ours = time.perf_counter() - start
-                start = time.perf_counter()
-                single = ledger.verify(keys, workers=1)  # type: ignore[arg-type]
-                one = time.perf_counter() - start
+                (report, ours), ours_cpu = timed(lambda: timed_wall(lambda: ledger.verify(keys)))  # type: ignore[arg-type]
+                (single, one), one_cpu = timed(lambda: timed_wall(lambda: ledger.verify(keys, workers=1)))  # type: ignore[arg-type]
             assert report.ok and single.ok and report.size == n, report
             ratios.append(ours / base)
             print(
-                f"{run + 1:3d}  {base:6.2f}                     {ours:6.2f} ({ours / base:.2f}x)"
-                f"        {one:6.2f} ({one / base:.2f}x)"
+                f"{run + 1:3d}  {base:5.2f} / {base_cpu:5.2f} cpu"
+                f"   {ours:5.2f} ({ours / base:.2f}x) / {ours_cpu:5.2f} cpu ({ours_cpu / base_cpu:.2f}x)"
+                f"   {one:5.2f} ({one / base:.2f}x) / {one_cpu:5.2f} cpu ({one_cpu / base_cpu:.2f}x)"
             )
         small_peak, big_peak = peak_kib(small), peak_kib(path)
     cores = os.cpu_count()
