@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -293,9 +293,9 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 _DAY = itemgetter(slice(0, 10))
 # Bound once: the hot loop below makes no Python-level call per entry, only C-level maps.
 _loads, _dumps = orjson.loads, orjson.dumps
-_sha256 = hashlib.sha256
-_digest = type(_sha256()).digest
-_as_leaf = b"\x00".__add__  # TypeError for anything but bytes: such rows take the exact path
+_HASH = type(hashlib.sha256())
+_copy, _update, _digest = _HASH.copy, _HASH.update, _HASH.digest
+_LEAF_PREFIX = hashlib.sha256(b"\x00")  # RFC 6962 leaf hash: SHA-256(0x00 || entry)
 
 
 def _fast_batch(st: _Scan, batch: list[Row]) -> tuple[int | None, str, str] | None | bool:
@@ -321,7 +321,11 @@ def _fast_batch(st: _Scan, batch: list[Row]) -> tuple[int | None, str, str] | No
         joined = b",".join(raws)  # type: ignore[arg-type]
         if _dumps(docs, option=_CANONICAL) != b"[" + joined + b"]":
             return False
-        leaves = list(map(_digest, map(_sha256, map(_as_leaf, raws))))  # type: ignore[arg-type]
+        # Leaf hashes, each from a copy of a hash already fed the 0x00 prefix: cheaper than a new
+        # hash object of 0x00 + entry (update() refuses anything but bytes: such rows go the exact way).
+        hashes = list(map(_copy, repeat(_LEAF_PREFIX, n)))
+        any(map(_update, hashes, raws))  # update returns None: any() runs it over all of them
+        leaves = list(map(_digest, hashes))
         # "h0,h1,...": each recorded hash must be its entry's leaf hash. The joins are equal only if
         # they split alike, since the hex side has exactly n - 1 commas.
         hexes = b"".join(leaves).hex(",", 32)
