@@ -308,8 +308,15 @@ class Entry:
 
     @classmethod
     def from_document(
-        cls, raw: bytes, document: dict[str, Any], signature: bytes = b"", key_id: str = ""
+        cls,
+        raw: bytes,
+        document: dict[str, Any],
+        signature: bytes = b"",
+        key_id: str = "",
+        *,
+        leaf_hex: str | None = None,
     ) -> Entry:
+        """``leaf_hex``: the entry's leaf hash when the caller has just computed it (v2 only)."""
         version = document["v"]
         return cls(
             seq=document["seq"],
@@ -319,7 +326,7 @@ class Entry:
             body=document["body"],
             prev=document["prev"],
             raw=raw,
-            hash=hash_of(raw, version),
+            hash=leaf_hex if leaf_hex is not None and version >= 2 else hash_of(raw, version),
             signature=signature,
             key_id=key_id,
             sigs=tuple(document.get("sigs", ())),

@@ -76,6 +76,13 @@ from ledger.verify import VerifyReport, verify_ledger_file
 DEFAULT_ORIGIN = "token-station.invalid/ledger"
 _BATCH = 256  # entries() rows per query
 _VERIFY_HINT = "run `station ledger verify` and report the result to a supervisor"
+# The state row and the newest entry (its seq and bytes), read when a transaction starts.
+_STATE_AND_TAIL = (
+    "SELECT origin, size, frontier, last_hash, checkpoint, log_key,"
+    " (SELECT seq FROM ledger_entries ORDER BY seq DESC LIMIT 1),"
+    " (SELECT entry FROM ledger_entries ORDER BY seq DESC LIMIT 1)"
+    " FROM ledger_state WHERE id = 1"
+)
 
 
 def _read_only() -> LedgerReadOnlyError:
@@ -159,7 +166,7 @@ class Transaction:
             seq=self._size, at=at, type=type, actor=actor, body=body, prev=self._prev, sigs=sigs
         )
         leaf = merkle.leaf_hash(raw)
-        entry = Entry.from_document(raw, orjson.loads(raw))  # a fresh copy of the body for the caller
+        entry = Entry.from_document(raw, orjson.loads(raw), leaf_hex=leaf.hex())  # a fresh body copy
         conn = ledger.db.conn
         conn.execute(
             "INSERT INTO ledger_entries (seq, entry, hash, signature, key_id) VALUES (?, ?, ?, ?, ?)",
@@ -617,26 +624,26 @@ class Ledger:
     def _current_state(self) -> State:
         """The stored state, checked: the tree matches the last signed checkpoint and the entries."""
         conn = self._db.conn
-        row = store.read_state_row(conn)
-        if row is None:
+        found = conn.execute(_STATE_AND_TAIL).fetchone()  # one statement: it runs on every append
+        if found is None:
             raise LedgerIntegrityError("the ledger's tree state is missing", _VERIFY_HINT)
+        row, (tail_seq, tail) = found[:6], found[6:]
         if self._checked is not None and row == self._checked_row:
             state = self._checked  # unchanged since this object checked or wrote it: no re-parse
         else:
             state = store.state_from_row(row)
             self._check_state(state)
             self._checked_row = row
-        row = conn.execute("SELECT seq, entry FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
         tail_ok = (
-            row is None
+            tail_seq is None
             and state.size == 0
-            or row is not None
-            and row[0] == state.size - 1
-            and isinstance(row[1], bytes)
-            and merkle.leaf_hash(row[1]).hex() == state.last_hash
+            or tail_seq is not None
+            and tail_seq == state.size - 1
+            and isinstance(tail, bytes)
+            and merkle.leaf_hash(tail).hex() == state.last_hash
         )
         if not tail_ok:
-            seq = row[0] if row is not None else None
+            seq = tail_seq
             raise LedgerIntegrityError(
                 "the newest ledger entries do not match the signed tree: the ledger was altered",
                 _VERIFY_HINT,

@@ -80,9 +80,14 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+# For str patterns \s is exactly the characters for which str.isspace() is true (checked over all of
+# Unicode in test_ledger_note.py); one regex search instead of a Python-level test per character.
+_SPACE = re.compile(r"\s")
+
+
 def is_valid_key_name(name: str) -> bool:
     """Non-empty, no Unicode space and no '+' (the vkey separator)."""
-    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+    return bool(name) and "+" not in name and _SPACE.search(name) is None
 
 
 def _check_name(name: str) -> None:

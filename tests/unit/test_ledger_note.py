@@ -18,6 +18,7 @@ from ledger.note import (
     Verifier,
     add_signatures,
     cosignature_timestamp,
+    is_valid_key_name,
     open_checkpoint,
     open_note,
     parse_checkpoint,
@@ -235,3 +236,11 @@ def test_a_signature_spelt_in_non_canonical_base64_is_refused():
     with pytest.raises(NoteFormatError, match="canonical base64"):
         open_note(message, [parse_verifier_key(GO_VKEY)])
     assert open_note(text + "\n" + line, [parse_verifier_key(GO_VKEY)]).text == text
+
+
+def test_key_names_refuse_exactly_the_characters_python_calls_space():
+    # is_valid_key_name searches with a regex; it must refuse what str.isspace() calls space, no more.
+    spaces = [c for c in map(chr, range(0x110000)) if c.isspace()]
+    assert spaces and all(not is_valid_key_name(f"a{c}b") for c in spaces)
+    others = [c for c in map(chr, range(0x110000)) if not c.isspace() and c != "+"]
+    assert all(is_valid_key_name(f"a{c}b") for c in others)

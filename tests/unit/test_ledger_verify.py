@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ledger import Ledger, LedgerIntegrityError, generate_key, key_id
+from ledger.entry import encode_entry
 from ledger.merkle import leaf_hash
 from ledger.note import Checkpoint, Signer, sign_checkpoint
 
@@ -133,6 +134,23 @@ def test_non_canonical_bytes_that_still_parse(path, signer):
     document = json.loads(row(path, 3)[0])
     rewrite(path, 3, json.dumps(document, indent=1).encode())
     assert_caught(verify(path, signer), 3, "malformed", "entry 3: not in canonical form")
+
+
+def test_entries_split_at_an_inner_comma_are_not_canonical(path, signer):
+    # The station (or whoever holds its key) stores entry 3 and the first half of entry 4 as one
+    # row and the rest of entry 4 as the next, and signs the tree of those rows. Joined with a comma
+    # the rows read as two canonical documents, so a check of the joined batch alone would pass
+    # them: the verifier's batch check must still hold each row to be canonical by itself.
+    rows = [row(path, seq)[0] for seq in range(3)]
+    a = row(path, 3)[0]
+    prefix = encode_entry(seq=4, at=T0, type="a.b", actor="op-1", body={"x": 1, "y": 2}, prev="0" * 64)
+    prefix = prefix[: prefix.index(b',"y":2')]
+    first = a + b"," + prefix
+    b = encode_entry(seq=4, at=T0, type="a.b", actor="op-1", body={"x": 1, "y": 2},
+                     prev=leaf_hash(first).hex())
+    assert b.startswith(prefix + b",") and (first + b"," + b[len(prefix) + 1:]) == a + b"," + b
+    _forge(path, signer, [*rows, first, b[len(prefix) + 1:]])
+    assert_caught(verify(path, signer), 3, "malformed")
 
 
 def test_broken_link(path, signer):
@@ -385,6 +403,30 @@ def test_auditor_open_never_writes_the_file(path, signer):
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _forge(path, signer, raws):
+    """Make ``path`` hold exactly the rows ``raws``, with matching hash column, tree state and a
+    checkpoint signed by ``signer``: what a station holding its key could write."""
+    from ledger.merkle import Frontier
+
+    frontier = Frontier()
+    for raw in raws:
+        frontier, _ = frontier.append(leaf_hash(raw))
+    note = sign_checkpoint(Checkpoint(ORIGIN, len(raws), frontier.root()), Signer(ORIGIN, signer))
+    tamper(
+        path,
+        ("DELETE FROM ledger_entries",),
+        *(
+            ("INSERT INTO ledger_entries VALUES (?, ?, ?, x'', '')", [seq, raw, leaf_hash(raw).hex()])
+            for seq, raw in enumerate(raws)
+        ),
+        (
+            "UPDATE ledger_state SET size = ?, frontier = ?, last_hash = ?, checkpoint = ?",
+            [len(raws), frontier.to_bytes(), leaf_hash(raws[-1]).hex(), note],
+        ),
+    )
+
 
 
 def _leaves(path, size):
