@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from ..clock import rfc3339
 from ..core import Station
 from ..errors import InputError
+from ..operators.sessions import Session
 from .common import clean_reason, clean_serial, find_token, resolve_place
 from .intake import MAX_ENTRIES, MIN_SEED_BYTES, EntriesRejected, ReceiveReport, Reject, TokenSeed
 from .roles import require
@@ -62,7 +63,7 @@ def receive_seed_file(
     seeds: Sequence[TokenSeed],
     rejects: Sequence[Reject] = (),
     *,
-    operator: str,
+    operator: Session,
     source: str,
     sha256: str,
     vendor: str | None = None,
@@ -94,7 +95,7 @@ def receive_seed_file(
         good.append((serial, fields, seed.secret))
     received = []
     with station.record() as tx:
-        require(tx.db, operator, "receive")
+        operator_id = require(tx.db, operator, "receive", station.now()).id
         site, location = resolve_place(tx.db, station.config.site, site, location)
         fresh = []
         for serial, fields, secret in good:
@@ -122,7 +123,7 @@ def receive_seed_file(
                 "kind": "oath",
                 "model": model,
                 "vendor": vendor,
-                "custodian": operator,
+                "custodian": operator_id,
                 "site": site,
                 "location": location,
                 "how": "seed-file",
@@ -131,7 +132,7 @@ def receive_seed_file(
                 "seed_fingerprint": station.vault.fingerprint(secret),
                 "vault_record": record,
             }
-            tx.append("token.received", body, actor=operator, at=at)
+            tx.append("token.received", body, actor=operator_id, at=at)
             received.append(serial)
         tx.append(
             "stock.seed_file.received",
@@ -141,7 +142,7 @@ def receive_seed_file(
                 "received": len(received),
                 "rejected": [{"entry": r.entry, "serial": r.serial, "reason": r.reason} for r in rejected],
             },
-            actor=operator,
+            actor=operator_id,
             at=at,
         )
     return ReceiveReport(tuple(received), tuple(rejected))
