@@ -73,8 +73,8 @@ def detect_kind(code: object) -> str:
     if not isinstance(read_human(cleaned, HUMAN_GROUPS, what="code"), Malformed):
         return "access"
     raise InputError(
-        "This is not a code the station knows: not 6 to 8 digits, not a Yubico OTP (32 to 64 letters from a"
-        " key's touch), not a recovery or temporary code (three groups of four).",
+        "The code is malformed: it is not 6 to 8 digits, not a Yubico OTP (32 to 64 letters from a key's"
+        " touch), and not a recovery or temporary code (three groups of four).",
         "Type the code exactly as the token, the envelope or the supervisor gave it.",
     )
 

@@ -59,3 +59,10 @@ def unlock_operator(station: Station, target: str, *, operator: Session, approve
         entry = append_two_person(tx, station, "operator.unlocked", {"operator": target, "reason": reason},
                                   first=operator, second=approver, at=now)
     return entry.seq
+
+
+def operators_overview(station: Station) -> list[dict]:
+    """Every operator with their roles, state and token kind (no secret)."""
+    return list(station.ledger.db.query(
+        "SELECT o.id, o.roles, o.status, o.failures, o.locked_until, o.break_glass, t.kind AS token"
+        " FROM operators o LEFT JOIN operator_tokens t ON t.operator = o.id ORDER BY o.id"))

@@ -157,3 +157,14 @@ def touch(station: Station, session: Session) -> None:
     """Note activity at the kiosk (typing), so a busy operator is not timed out mid-form."""
     with station.record() as tx:
         sessions.check(tx.db, session, station.now())
+
+
+def roles_of(station: Station, operator_id: str) -> frozenset[str]:
+    """The operator's roles now (what the kiosk shows them; the station checks again at each action)."""
+    row = station.ledger.db.execute("SELECT roles FROM operators WHERE id = ?", [operator_id]).fetchone()
+    return frozenset(r for r in (row[0] if row else "").split(",") if r)
+
+
+def open_review_count(station: Station) -> int:
+    """Break-glass uses an auditor has not closed yet (the kiosk shows the number at sign-in)."""
+    return station.ledger.db.execute("SELECT count(*) FROM reviews WHERE status = 'open'").fetchone()[0]
