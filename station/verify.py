@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from . import code_check
 from .access import recovery, temporary
-from .codes import Accepted, Malformed, Rejected, RejectReason, parse_yubico_otp
+from .codes import Accepted, Malformed, MalformedReason, Rejected, RejectReason, parse_yubico_otp
 from .codes.human import read as read_human
 from .codes.normalise import digits, strip_separators
 from .core import Station
@@ -70,8 +70,11 @@ def detect_kind(code: object) -> str:
         return "oath"
     if len(cleaned) >= 32:
         return "yubico-otp"
-    if not isinstance(read_human(cleaned, HUMAN_GROUPS, what="code"), Malformed):
+    human = read_human(cleaned, HUMAN_GROUPS, what="code")
+    if not isinstance(human, Malformed):
         return "access"
+    if human.reason == MalformedReason.TYPO:
+        raise InputError(human.message, human.hint)
     raise InputError(
         "The code is malformed: it is not 6 to 8 digits, not a Yubico OTP (32 to 64 letters from a key's"
         " touch), and not a recovery or temporary code (three groups of four).",
@@ -204,6 +207,13 @@ def _verify_yubico(station: Station, owner: str | None, code: str, operator: Ses
         f"SELECT * FROM credentials WHERE oath_type = 'YUBICO_OTP' AND public_id IN ({marks})"  # noqa: S608
         " ORDER BY status = 'active' DESC, issued_at DESC", ids))
     base = {"owner": owner, "kind": "yubico-otp"}
+    lengths = {len(r[0]) + 32 for r in station.ledger.db.execute(
+        "SELECT DISTINCT public_id FROM credentials WHERE oath_type = 'YUBICO_OTP'").fetchall() if r[0]}
+    typed = 2 * len(readings[0].public_id) + 32
+    if not rows and lengths and typed not in lengths:
+        raise InputError(f"The OTP is malformed: it is {typed} characters; an OTP from a key issued here is"
+                         f" {' or '.join(map(str, sorted(lengths)))}.",
+                         "Touch the key again with the cursor in an empty field, and let it type the whole OTP.")
     if not rows:
         raise _refuse(station, operator, {**base, "public_id": ids[0]}, Rejected(
             RejectReason.OTHER_KEY, f"No key at this station has the public id {readings[0].public_id_modhex}.",

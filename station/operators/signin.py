@@ -39,7 +39,7 @@ class LockedOut(NotPermitted):
 
 
 def _parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _operator_row(station: Station, operator_id: str) -> dict | None:
