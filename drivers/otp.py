@@ -83,7 +83,9 @@ class OtpKey:
         try:
             return self._session.calculate_hmac_sha1(_slot(slot), challenge)
         except REMOVAL_ERRORS as exc:
-            raise KeyRemovedError("The key was removed during the challenge.", "Insert it and try again.") from exc
+            raise KeyRemovedError(
+                "The key was removed during the challenge.", "Insert it and try again."
+            ) from exc
         except CommandError as exc:
             raise UnsupportedError(
                 f"Key {self.info.serial} did not answer a challenge on OTP slot {slot}: {exc}.",
@@ -101,7 +103,8 @@ def open_otp(serial: int, bus: KeyBus = PCSC) -> Iterator[OtpKey]:
             fresh = _probe_connected(info.reader, pid, connection)
             if fresh is None or fresh.serial != serial:
                 raise KeyRemovedError(
-                    f"The key with serial {serial} was swapped or removed.", "Insert the right key and try again."
+                    f"The key with serial {serial} was swapped or removed.",
+                    "Insert the right key and try again.",
                 )
             try:
                 session = YubiOtpSession(connection)

@@ -92,7 +92,9 @@ def load_recipe(path: Path) -> Recipe:
         _typed(data["yubico_otp"], YUBICO_OTP_KEYS, f"{where} [yubico_otp]")
         slot = data["yubico_otp"]["slot"]
         if slot not in (1, 2) or data["kind"] != "yubikey" or "OTP" not in data["needs"]:
-            raise ProfileError(f"{where} [yubico_otp]: slot must be 1 or 2, on a yubikey recipe that needs OTP")
+            raise ProfileError(
+                f"{where} [yubico_otp]: slot must be 1 or 2, on a yubikey recipe that needs OTP"
+            )
     return Recipe(data["id"], data["name"], data["kind"], frozenset(data["needs"]), oath, slot)
 
 

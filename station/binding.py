@@ -22,19 +22,36 @@ from .operators.approvals import append_two_person
 from .operators.sessions import Session
 
 
-def append_approved(tx: object, station: Station, event: str, body: dict, *, operator: Session,
-                    approver: Session | None, at: datetime) -> object:
+def append_approved(
+    tx: object,
+    station: Station,
+    event: str,
+    body: dict,
+    *,
+    operator: Session,
+    approver: Session | None,
+    at: datetime,
+) -> object:
     """Append an issue event; a replacement carries the approver's sign-off and both endorsements."""
     old = replaces(tx.db, body["owner"])
     if old is None:
         return tx.append(event, body, actor=operator.operator, at=at)
     require_second(tx.db, operator, approver, "approve_supervisor", at, owner=body["owner"])
-    return append_two_person(tx, station, event, {**body, "replaces": old["serial"]}, first=operator,
-                             second=approver, at=at)
+    return append_two_person(
+        tx, station, event, {**body, "replaces": old["serial"]}, first=operator, second=approver, at=at
+    )
 
 
-def on_bound(tx: object, station: Station, owner: str, *, actor: str, at: datetime, replacement: bool,
-             show_codes: bool = True) -> RecoveryIssue | None:
+def on_bound(
+    tx: object,
+    station: Station,
+    owner: str,
+    *,
+    actor: str,
+    at: datetime,
+    replacement: bool,
+    show_codes: bool = True,
+) -> RecoveryIssue | None:
     """Run after ``token.issued`` is appended in `tx`."""
     revoke_for_owner(tx, owner, actor=actor, at=at, reason="new token bound")
     if not replacement:
@@ -43,6 +60,10 @@ def on_bound(tx: object, station: Station, owner: str, *, actor: str, at: dateti
         return rotate_on_replacement(tx, station, owner, actor=actor)
     old = active_set(tx.db, owner)
     if old is not None:
-        tx.append("recovery.revoked", {"owner": owner, "set": old["set_id"],
-                                       "reason": "token replaced; issue a new set at the desk"}, actor=actor, at=at)
+        tx.append(
+            "recovery.revoked",
+            {"owner": owner, "set": old["set_id"], "reason": "token replaced; issue a new set at the desk"},
+            actor=actor,
+            at=at,
+        )
     return None

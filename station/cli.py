@@ -55,7 +55,8 @@ def _admin_token(args: argparse.Namespace) -> object:
     from .operators.credentials import program_yubikey_token, token_from_otpauth
 
     if args.admin_token_uri and args.admin_token_serial:
-        raise InputError("Give the admin's token once: --admin-token-uri or --admin-token-serial.", "Choose one.")
+        raise InputError("Give the admin's token once: --admin-token-uri or --admin-token-serial.",
+                         "Choose one.")
     if args.admin_token_uri:
         return token_from_otpauth(_read_text(args.admin_token_uri))
     if args.admin_token_serial:
@@ -92,11 +93,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     data = {"data_dir": str(station.data_dir), "site": station.config.site, "key_id": station.config.key_id,
             "origin": station.ledger.origin, "verifier_key": station.ledger.verifier_key(),
             "admin": args.admin, "admin_token": token.kind,
-            "break_glass": {"operator": envelope.operator, "pin": envelope.pin, "codes": list(envelope.codes)}}
+            "break_glass": {"operator": envelope.operator, "pin": envelope.pin,
+                            "codes": list(envelope.codes)}}
     text = (f"Station for site {data['site']} created in {data['data_dir']}.\n"
             f"Ledger {data['origin']}, verifier key (give it to your auditor and head office):\n"
             f"{data['verifier_key']}\n"
-            f"First admin: {args.admin} (signs in with their PIN and a code from their {token.kind} token).\n\n"
+            f"First admin: {args.admin} (signs in with their PIN and a code from their {token.kind}"
+            " token).\n\n"
             "Print this once, cut it in two, and seal each part in its own envelope in the safe; it is not"
             " shown again:\n" + envelope.text())
     _emit(args, data, text)
@@ -165,7 +168,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
     otp = f"; Yubico OTP public id {result.yubico_otp_public_id}" if result.yubico_otp_public_id else ""
     _emit(args, data,
           f"Issued {result.credential_id} on key {result.serial} ({result.model}, fw {result.firmware})"
-          f" to {result.owner}{otp}; ledger entry {result.ledger_seq}." + _recovery_text(result.recovery_codes))
+          f" to {result.owner}{otp}; ledger entry {result.ledger_seq}."
+          + _recovery_text(result.recovery_codes))
     warn_spares(station)
     return 0
 
@@ -185,7 +189,8 @@ def _issue_classic(args: argparse.Namespace) -> int:
     data = asdict(result)
     data["recovery_codes"] = list(result.recovery_codes)
     _emit(args, data, f"Issued classic {result.oath_type} token {result.serial} to {result.owner}"
-          f" (first code verified); ledger entry {result.ledger_seq}." + _recovery_text(result.recovery_codes))
+          f" (first code verified); ledger entry {result.ledger_seq}."
+          + _recovery_text(result.recovery_codes))
     warn_spares(station)
     return 0
 
@@ -289,8 +294,6 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
 
 def cmd_ledger_rotate_key(args: argparse.Namespace) -> int:
     from . import ledger_ops
-    from .core import open_station
-
     from .cli_support import open_for_work, operator
 
     rotation = ledger_ops.rotate_key(open_for_work(args), operator=operator(args))
@@ -301,10 +304,8 @@ def cmd_ledger_rotate_key(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_witness(args: argparse.Namespace) -> int:
-    from .core import open_station
-    from .witness import witness
-
     from .cli_support import open_for_work, operator
+    from .witness import witness
 
     result = witness(open_for_work(args), args.bundle, log_key=args.log_key, operator=operator(args))
     if args.out:
@@ -319,10 +320,8 @@ def cmd_ledger_witness(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_witness_key(args: argparse.Namespace) -> int:
-    from .core import open_station
-    from .witness import witness_key
-
     from .cli_support import open_unlocked
+    from .witness import witness_key
 
     vkey = witness_key(open_unlocked(args))
     _emit(args, {"witness_key": vkey}, vkey)
@@ -331,7 +330,6 @@ def cmd_ledger_witness_key(args: argparse.Namespace) -> int:
 
 def cmd_ledger_cosign_add(args: argparse.Namespace) -> int:
     from . import ledger_ops
-    from .core import open_station
 
     try:
         text = args.file.read_text(encoding="utf-8")
@@ -339,7 +337,8 @@ def cmd_ledger_cosign_add(args: argparse.Namespace) -> int:
         raise InputError(f"Cannot read {args.file}: {exc}.", "Give the file head office sent back.") from exc
     from .cli_support import open_for_work, operator
 
-    entry = ledger_ops.cosign_add(open_for_work(args), text, witness_key=args.witness_key, operator=operator(args))
+    entry = ledger_ops.cosign_add(open_for_work(args), text, witness_key=args.witness_key,
+                                  operator=operator(args))
     _emit(args, {"seq": entry.seq, "size": entry.body["size"], "witness": entry.body["witness"]},
           f"Cosignature by {entry.body['witness'].split('+')[0]} on checkpoint {entry.body['size']} stored "
           f"(ledger entry {entry.seq}).")
@@ -443,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", help="data directory (default: $STATION_DATA or ~/.local/share/token-station)"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--unlock", help="how to unlock the vault: passphrase (default; $STATION_PASSPHRASE or"
+    parser.add_argument("--unlock", help="how to unlock the vault: passphrase (default; $STATION_PASSPHRASE"
+                        " or"
                         " asked), key or key:SERIAL (an enrolled admin YubiKey's challenge-response)")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -465,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
                    " programs their sign-in token onto it")
     p.add_argument("--admin-token-kind", choices=("yubico-otp", "totp"), default="yubico-otp",
                    help="Yubico OTP in slot 1 (a touch types the code; default), or an OATH-TOTP credential")
-    p.add_argument("--admin-token-uri", metavar="FILE", help="or: a file with the otpauth:// URI of the admin's"
+    p.add_argument("--admin-token-uri", metavar="FILE", help="or: a file with the otpauth:// URI of the"
+                   " admin's"
                    " TOTP/HOTP token")
     p.add_argument("--origin", help="the ledger's name as a transparency log, e.g. "
                    "tokens.example.org/branch-07 (default: token-station.invalid/SITE); fixed for good")
@@ -492,8 +493,10 @@ def build_parser() -> argparse.ArgumentParser:
              " (exit 3 when rejected, 2 when malformed)")
     p.add_argument("--owner", help="whose code (a Yubico OTP names its key: the owner may be left out)")
     p.add_argument("--code", required=True)
-    p.add_argument("--kind", choices=KINDS, default="auto", help="the code's kind (default: told by its form)")
-    p.add_argument("--next-code", help="HOTP resynchronisation: the code after --code, pressed right after it")
+    p.add_argument("--kind", choices=KINDS, default="auto",
+                   help="the code's kind (default: told by its form)")
+    p.add_argument("--next-code",
+                   help="HOTP resynchronisation: the code after --code, pressed right after it")
     add_operator(p, "the operator checking the code")
 
     p = verb("reconcile", cmd_reconcile, "settle device writes interrupted by a pulled key or a crash")

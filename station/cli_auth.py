@@ -58,8 +58,12 @@ def _value(env: str, prompt: str, missing: str, *, secret: bool = False, given: 
 
 
 def operator_credentials(args: argparse.Namespace) -> tuple[str, str, str]:
-    who = _value(OPERATOR_ENV, "Operator id: ", "No operator id: nobody is signed in for this command.",
-                 given=getattr(args, "operator", None))
+    who = _value(
+        OPERATOR_ENV,
+        "Operator id: ",
+        "No operator id: nobody is signed in for this command.",
+        given=getattr(args, "operator", None),
+    )
     pin = _value(PIN_ENV, f"PIN for {who}: ", f"No PIN for {who}.", secret=True)
     code = _value(OTP_ENV, f"Code from {who}'s token: ", f"No code from {who}'s token.")
     return who, pin, code
@@ -73,8 +77,10 @@ def signed_in(args: argparse.Namespace, station: Station) -> Session:
             session = resume(tx.db, exported, station.now())
         named = getattr(args, "operator", None)
         if named and named != session.operator:
-            raise InputError(f"STATION_SESSION is {session.operator}'s session, not {named}'s.",
-                             "Leave out --operator, or sign in as that operator.")
+            raise InputError(
+                f"STATION_SESSION is {session.operator}'s session, not {named}'s.",
+                "Leave out --operator, or sign in as that operator.",
+            )
         return session
     who, pin, code = operator_credentials(args)
     return sign_in(station, who, pin, code)
@@ -82,8 +88,9 @@ def signed_in(args: argparse.Namespace, station: Station) -> Session:
 
 def second_operator(station: Station, who: str | None, what: str) -> Session:
     """A second operator signs in to approve `what` (one action)."""
-    who = _value(APPROVER_ENV, f"Second operator approving {what}: ", f"{what} needs a second operator.",
-                 given=who)
+    who = _value(
+        APPROVER_ENV, f"Second operator approving {what}: ", f"{what} needs a second operator.", given=who
+    )
     pin = _value(APPROVER_PIN_ENV, f"PIN for {who}: ", f"No PIN for the second operator {who}.", secret=True)
     code = _value(APPROVER_OTP_ENV, f"Code from {who}'s token: ", f"No code from {who}'s token.")
     return approve(station, who, pin, code)
@@ -95,8 +102,10 @@ def new_pin(env: str, who: str) -> str:
     if value:
         return value
     if not sys.stdin.isatty():
-        raise InputError(f"No PIN for {who}: there is no terminal to type it on.",
-                         f"Run the command in a terminal, where {who} types the PIN (twice).")
+        raise InputError(
+            f"No PIN for {who}: there is no terminal to type it on.",
+            f"Run the command in a terminal, where {who} types the PIN (twice).",
+        )
     first = _ask(f"New PIN for {who} (they type it): ", secret=True)
     if _ask("Repeat the PIN: ", secret=True) != first:
         raise InputError("The two PINs differ.", "Run the command again.")
@@ -104,6 +113,9 @@ def new_pin(env: str, who: str) -> str:
 
 
 def add_operator_option(p: argparse.ArgumentParser, help_: str = "your operator id") -> None:
-    p.add_argument("--operator", default=None,
-                   help=f"{help_} (default $STATION_OPERATOR; you sign in with your PIN and a code, or use"
-                   " $STATION_SESSION from 'station login')")
+    p.add_argument(
+        "--operator",
+        default=None,
+        help=f"{help_} (default $STATION_OPERATOR; you sign in with your PIN and a code, or use"
+        " $STATION_SESSION from 'station login')",
+    )

@@ -67,7 +67,9 @@ def cmd_audit_close(args: argparse.Namespace) -> int:
 
     station = open_for_work(args)
     witness = second(args, station, args.second, f"closing audit {args.audit}") if args.second else None
-    result = close_audit(station, args.audit, operator=operator(args), second_operator=witness, note=args.note)
+    result = close_audit(
+        station, args.audit, operator=operator(args), second_operator=witness, note=args.note
+    )
     return _result(args, result, closed=True)
 
 

@@ -35,8 +35,10 @@ def unlock_method(args: argparse.Namespace) -> object:
         return read_passphrase()
     kind, _, serial = choice.partition(":")
     if kind != "key" or (serial and not serial.isdigit()):
-        raise InputError(f"{choice!r} is not a way to unlock the vault.",
-                         "Use --unlock passphrase, --unlock key or --unlock key:SERIAL.")
+        raise InputError(
+            f"{choice!r} is not a way to unlock the vault.",
+            "Use --unlock passphrase, --unlock key or --unlock key:SERIAL.",
+        )
     return KeyUnlock(int(serial) if serial else None)
 
 
@@ -82,7 +84,9 @@ def operator(args: argparse.Namespace) -> object:
     """The signed-in operator's session (open_for_work signs in before this is asked for)."""
     session = getattr(args, "session", None)
     if session is None:
-        raise InputError("No operator is signed in.", "Open the station for work first (a bug if you see this).")
+        raise InputError(
+            "No operator is signed in.", "Open the station for work first (a bug if you see this)."
+        )
     return session
 
 

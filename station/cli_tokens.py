@@ -53,7 +53,9 @@ def cmd_receive(args: argparse.Namespace) -> int:
     )
 
 
-def _move(args: argparse.Namespace, name: str, *, needs: tuple[str, str] | None = None, **kwargs: object) -> int:
+def _move(
+    args: argparse.Namespace, name: str, *, needs: tuple[str, str] | None = None, **kwargs: object
+) -> int:
     """Run one lifecycle function of station.inventory.lifecycle and print the token as it is now.
 
     `needs`: (keyword, what) when a second operator signs in for it (named by --approver/--witness)."""
@@ -97,13 +99,20 @@ def cmd_found(args: argparse.Namespace) -> int:
 
 def cmd_retire(args: argparse.Namespace) -> int:
     if args.witness:
-        return _move(args, "retire", how=args.how, witness=args.witness,
-                     needs=("witness", f"retiring token {args.serial}"))
+        return _move(
+            args,
+            "retire",
+            how=args.how,
+            witness=args.witness,
+            needs=("witness", f"retiring token {args.serial}"),
+        )
     return _move(args, "retire", how=args.how)
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    return _move(args, "reset_token", approver=args.approver, needs=("approver", f"resetting token {args.serial}"))
+    return _move(
+        args, "reset_token", approver=args.approver, needs=("approver", f"resetting token {args.serial}")
+    )
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
@@ -192,10 +201,14 @@ def register(sub: argparse._SubParsersAction, verb: Verb) -> None:
     p = serial_verb("retire", cmd_retire, "destroy, send back or write off a token (supervisor)")
     p.add_argument("--how", required=True, choices=("destroyed", "sent_back", "written_off"))
     p.add_argument("--witness", help="a second operator who saw it done (they sign in)")
-    p = serial_verb("reset", cmd_reset, "reset an owner's token: its codes stop, it comes back to be programmed"
-                    " again (four-eyes)")
-    p.add_argument("--approver", help="the supervisor or admin approving it (they sign in; default"
-                   " $STATION_APPROVER)")
+    p = serial_verb(
+        "reset",
+        cmd_reset,
+        "reset an owner's token: its codes stop, it comes back to be programmed again (four-eyes)",
+    )
+    p.add_argument(
+        "--approver", help="the supervisor or admin approving it (they sign in; default $STATION_APPROVER)"
+    )
 
     p = verb("transfer", cmd_transfer, "move tokens to another custodian and/or place (both sides recorded)")
     p.add_argument("serials", nargs="*", metavar="SERIAL")

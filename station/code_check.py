@@ -64,8 +64,9 @@ def yubico_secret(private_id: bytes, aes_key: bytes) -> bytes:
 
 def _yubico_key(row: dict, secret: bytes) -> YubicoOtpKey:
     data = json.loads(secret)
-    return YubicoOtpKey(bytes.fromhex(row["public_id"]), bytes.fromhex(data["private_id"]),
-                        bytes.fromhex(data["aes_key"]))
+    return YubicoOtpKey(
+        bytes.fromhex(row["public_id"]), bytes.fromhex(data["private_id"]), bytes.fromhex(data["aes_key"])
+    )
 
 
 def _last(row: dict, name: str) -> int:
@@ -82,37 +83,58 @@ def code_list(row: dict, secret: bytes) -> RecoveryCodeSet:
     codes = RecoveryCodeSet.from_json(json.loads(secret))
     used = used_indices(row)
     marker = datetime(1970, 1, 1, tzinfo=UTC)
-    return RecoveryCodeSet(codes.issued_at, codes.salt, codes.hashes,
-                           tuple(marker if i in used else None for i in range(len(codes.hashes))),
-                           codes.cost, codes.groups)
+    return RecoveryCodeSet(
+        codes.issued_at,
+        codes.salt,
+        codes.hashes,
+        tuple(marker if i in used else None for i in range(len(codes.hashes))),
+        codes.cost,
+        codes.groups,
+    )
 
 
 def check(kind: str, row: dict, secret: bytes, code: object, now: datetime, policy: Policy) -> Checked:
     """Check `code` once against the token described by `row` (its kind's columns) and `secret`."""
     if kind == "totp":
         token = TotpToken(secret, row["algorithm"], row["digits"], row["period"])
-        result = verify_totp(token, TotpState(_last(row, "last_step"), row.get("drift") or 0), code, now,
-                             window=policy.totp_window)
-        state = {"last_step": result.state.last_step, "drift": result.state.drift} \
-            if isinstance(result, Accepted) else {}
+        result = verify_totp(
+            token,
+            TotpState(_last(row, "last_step"), row.get("drift") or 0),
+            code,
+            now,
+            window=policy.totp_window,
+        )
+        state = (
+            {"last_step": result.state.last_step, "drift": result.state.drift}
+            if isinstance(result, Accepted)
+            else {}
+        )
         return Checked(result, state)
     if kind == "hotp":
         token = HotpToken(secret, row["algorithm"], row["digits"])
-        result = verify_hotp(token, HotpState(_last(row, "last_step") + 1), code, look_ahead=policy.hotp_look_ahead)
+        result = verify_hotp(
+            token, HotpState(_last(row, "last_step") + 1), code, look_ahead=policy.hotp_look_ahead
+        )
         return _hotp_checked(result)
     if kind == "yubico-otp":
         key = _yubico_key(row, secret)
-        result = verify_yubico_otp(key, YubicoOtpState(_last(row, "usage_counter"), _last(row, "session_counter")),
-                                   code)
-        state = {"usage_counter": result.state.usage_counter, "session_counter": result.state.session_counter} \
-            if isinstance(result, Accepted) else {}
+        result = verify_yubico_otp(
+            key, YubicoOtpState(_last(row, "usage_counter"), _last(row, "session_counter")), code
+        )
+        state = (
+            {"usage_counter": result.state.usage_counter, "session_counter": result.state.session_counter}
+            if isinstance(result, Accepted)
+            else {}
+        )
         return Checked(result, state)
     if kind == "code-list":
         codes = code_list(row, secret)
         result = verify_recovery_code(codes, code, now, max_age_months=NO_AGE_LIMIT)
         if not isinstance(result, Accepted):
             return Checked(result, {})
-        index = next(i for i, (a, b) in enumerate(zip(codes.used_at, result.state.used_at, strict=True)) if a != b)
+        index = next(
+            i for i, (a, b) in enumerate(zip(codes.used_at, result.state.used_at, strict=True)) if a != b
+        )
         return Checked(result, {"used_codes": ",".join(str(i) for i in sorted(used_indices(row) | {index}))})
     raise ValueError(f"unknown token kind {kind!r}")
 
@@ -130,7 +152,12 @@ def _hotp_checked(result: Accepted | Rejected | Malformed) -> Checked:
         return Checked(result, {})
     last = result.state.next_counter - 1
     if last > MAX_RECORDED_COUNTER:
-        return Checked(Rejected(RejectReason.EXHAUSTED,
-                                "This token's counter is past the last value the station can record.",
-                                "Replace the token; its counter never starts again from old codes."), {})
+        return Checked(
+            Rejected(
+                RejectReason.EXHAUSTED,
+                "This token's counter is past the last value the station can record.",
+                "Replace the token; its counter never starts again from old codes.",
+            ),
+            {},
+        )
     return Checked(result, {"last_step": last})

@@ -115,7 +115,9 @@ class _ProjectingTx:
         self._tx = tx
         self.db = tx.db
 
-    def append(self, event_type: str, body: dict, *, actor: str, at: datetime, signatures: tuple = ()) -> Entry:
+    def append(
+        self, event_type: str, body: dict, *, actor: str, at: datetime, signatures: tuple = ()
+    ) -> Entry:
         entry = self._tx.append(event_type, body, actor=actor, at=at, signatures=signatures)
         projection.apply(self.db, entry)
         return entry
@@ -242,7 +244,8 @@ def _check_admin(admin: str) -> None:
         raise InputError("The admin id is empty or has control characters.",
                          "Give your operator id with --admin.")
     if admin.strip() == "break-glass":
-        raise InputError("'break-glass' is the break-glass admin's id.", "Give your own operator id with --admin.")
+        raise InputError("'break-glass' is the break-glass admin's id.",
+                         "Give your own operator id with --admin.")
 
 
 def _check_ledger_present(data_dir: Path) -> None:

@@ -110,7 +110,8 @@ def validate(request: IssueRequest) -> IssueRequest:
         request.profile, oath.touch if request.touch is None else request.touch)
     owner = _clean("owner", request.owner)
     if not isinstance(request.custodian, Session):
-        raise NotSignedIn("No custodian is signed in to issue.", "Sign in with your operator id, PIN and a code.")
+        raise NotSignedIn("No custodian is signed in to issue.",
+                          "Sign in with your operator id, PIN and a code.")
     custodian = request.custodian.operator
     issuer = _clean("issuer", request.issuer, allow_colon=False)
     if not 0 < request.serial < 2**32:
@@ -251,8 +252,8 @@ def issue_totp(station: Station, request: IssueRequest, *, approver: Session | N
             at = station.now()
             with station.record() as tx:
                 # Checked again inside the transaction: another desk may have moved the key meanwhile.
-                token, access_end = check_issue(tx.db, serial_text, request.owner, session, at, kind="yubikey",
-                                                approver=approver)
+                token, access_end = check_issue(tx.db, serial_text, request.owner, session, at,
+                                                kind="yubikey", approver=approver)
                 site = token["site"] if token else station.config.site
                 common = {
                     "intent_id": intent_id, "serial": request.serial, "kind": "yubikey", "model": info.model,
@@ -270,12 +271,14 @@ def issue_totp(station: Station, request: IssueRequest, *, approver: Session | N
                         request.serial, info.model, info.firmware, custodian, site, None, "at-issue",
                         "received when first issued"), actor=custodian, at=at)
                 tx.db["vault_records"].insert(
-                    {"id": vault_record, "blob": station.vault.seal(vault_record, seed), "created_at": rfc3339(at)}
+                    {"id": vault_record, "blob": station.vault.seal(vault_record, seed),
+                     "created_at": rfc3339(at)}
                 )
                 if otp is not None:
                     record = otp["public"]["vault_record"]
                     tx.db["vault_records"].insert(
-                        {"id": record, "blob": station.vault.seal(record, otp["secret"]), "created_at": rfc3339(at)})
+                        {"id": record, "blob": station.vault.seal(record, otp["secret"]),
+                         "created_at": rfc3339(at)})
                 started = append_approved(tx, station, "token.issue.started", common, operator=session,
                                           approver=approver, at=at)
                 common = dict(started.body)
@@ -298,10 +301,12 @@ def issue_totp(station: Station, request: IssueRequest, *, approver: Session | N
     at = station.now()
     with station.record() as tx:
         entry = tx.append("token.issued", common, actor=custodian, at=at)
-        recovery = on_bound(tx, station, request.owner, actor=custodian, at=at, replacement="replaces" in common)
+        recovery = on_bound(tx, station, request.owner, actor=custodian, at=at,
+                            replacement="replaces" in common)
     public_id = modhex_encode(bytes.fromhex(otp["public"]["public_id"])) if otp else None
     return IssueResult(request.serial, request.owner, cred_id, info.model, info.firmware, fingerprint,
-                       rfc3339(entry.at_datetime), entry.seq, public_id, () if recovery is None else recovery.codes)
+                       rfc3339(entry.at_datetime), entry.seq, public_id,
+                       () if recovery is None else recovery.codes)
 
 
 def _yubico_otp_plan(station: Station, serial: int, intent_id: str, slot: int | None) -> dict | None:
@@ -311,7 +316,8 @@ def _yubico_otp_plan(station: Station, serial: int, intent_id: str, slot: int | 
     private_id, aes_key = os.urandom(6), os.urandom(16)
     secret = yubico_secret(private_id, aes_key)
     public = {"credential_id": f"yubico-otp/slot{slot}", "public_id": serial_public_id(serial).hex(),
-              "vault_record": f"yubico-otp/{serial}/{intent_id}", "fingerprint": station.vault.fingerprint(aes_key),
+              "vault_record": f"yubico-otp/{serial}/{intent_id}",
+              "fingerprint": station.vault.fingerprint(aes_key),
               "slot": slot}
     return {"slot": slot, "public": public, "secret": secret}
 
@@ -320,7 +326,8 @@ def _check_otp_slot_free(station: Station, serial: int, slot: int) -> None:
     with open_otp(serial, station.bus) as key:
         if key.configured(slot):
             raise CredentialExistsError(
-                f"OTP slot {slot} of key {serial} is already programmed; this recipe writes Yubico OTP there.",
+                f"OTP slot {slot} of key {serial} is already programmed; this recipe writes Yubico OTP"
+                " there.",
                 "Use a key whose slot is empty, or a recipe without Yubico OTP (yubikey-oath-totp).",
             )
 

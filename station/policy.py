@@ -26,7 +26,11 @@ class Policy:
     recovery_count: int = 10
     recovery_max_age_months: int = 12
     temporary_max_hours: int = 12  # the longest a temporary access code may last
-    shift_ends: tuple[str, ...] = ("06:00", "14:00", "22:00")  # local times; a temporary code's default expiry
+    shift_ends: tuple[str, ...] = (
+        "06:00",
+        "14:00",
+        "22:00",
+    )  # local times; a temporary code's default expiry
     timezone: str = "UTC"  # the site's zone, for shift ends
 
     def __post_init__(self) -> None:
@@ -39,8 +43,10 @@ class Policy:
         if self.lockout_base_seconds < 1 or self.lockout_max_seconds < self.lockout_base_seconds:
             raise ValueError("policy.lockout_max_seconds must be at least lockout_base_seconds (>= 1)")
         if self.totp_window > 10 or self.hotp_look_ahead > 100 or not 1 <= self.hotp_resync_window <= 10000:
-            raise ValueError("policy code windows are out of range (totp_window <= 10, hotp_look_ahead <= 100,"
-                             " hotp_resync_window 1..10000)")
+            raise ValueError(
+                "policy code windows are out of range (totp_window <= 10, hotp_look_ahead <= 100,"
+                " hotp_resync_window 1..10000)"
+            )
         if not 1 <= self.recovery_count <= 20 or not 1 <= self.temporary_max_hours <= 72:
             raise ValueError("policy.recovery_count must be 1..20 and temporary_max_hours 1..72")
         if not self.shift_ends:

@@ -94,7 +94,8 @@ def _on_otp_accepted(db: sqlite_utils.Database, entry: Entry) -> None:
         db.execute("UPDATE credentials SET last_step = ? WHERE id = ?", [b["counter"], key])
     else:
         # The drift is where the token's clock was at this code, where the next code is looked for.
-        db.execute("UPDATE credentials SET last_step = ?, drift = ? WHERE id = ?", [b["step"], b.get("drift", 0), key])
+        db.execute("UPDATE credentials SET last_step = ?, drift = ? WHERE id = ?",
+                   [b["step"], b.get("drift", 0), key])
 
 
 HANDLERS: dict[str, Callable[[sqlite_utils.Database, Entry], None]] = {

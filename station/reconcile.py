@@ -35,7 +35,9 @@ def _finish_yubico_otp(station: Station, body: dict) -> bool:
         with open_otp(body["serial"], station.bus) as key:
             done = key.configured(otp["slot"])
         if not done:
-            write_yubico_otp(station, body["serial"], otp["slot"], otp["public_id"], station.secret(otp["vault_record"]))
+            write_yubico_otp(
+                station, body["serial"], otp["slot"], otp["public_id"], station.secret(otp["vault_record"])
+            )
     except DriverError:
         return False
     return True
@@ -85,14 +87,25 @@ def reconcile(station: Station, *, operator: Session, serial: int | None = None)
             at = station.now()
             with station.record() as tx:
                 tx.append("token.issued", dict(body, reconciled=True), actor=actor, at=at)
-                on_bound(tx, station, body["owner"], actor=actor, at=at, replacement="replaces" in body,
-                         show_codes=False)
+                on_bound(
+                    tx,
+                    station,
+                    body["owner"],
+                    actor=actor,
+                    at=at,
+                    replacement="replaces" in body,
+                    show_codes=False,
+                )
             settled.append(f"key {intent['serial']}: write had completed; issuance recorded")
         else:
             station.append(
                 "token.issue.failed",
-                {"intent_id": intent["intent_id"], "serial": intent["serial"],
-                 "reason": "interrupted", "detail": "credential absent or different on the key"},
+                {
+                    "intent_id": intent["intent_id"],
+                    "serial": intent["serial"],
+                    "reason": "interrupted",
+                    "detail": "credential absent or different on the key",
+                },
                 actor=actor,
             )
             settled.append(f"key {intent['serial']}: write had not completed; recorded as failed")

@@ -108,11 +108,25 @@ class UnwrapSlot:
 
     def to_json(self) -> dict:
         if self.kind == "passphrase":
-            return {"kind": self.kind, "salt": self.salt, "n": self.n, "r": self.r, "p": self.p,
-                    "nonce": self.nonce, "wrapped_key": self.wrapped_key}
-        return {"kind": self.kind, "serial": self.serial, "otp_slot": self.otp_slot, "operator": self.operator,
-                "challenge": self.challenge, "salt": self.salt, "nonce": self.nonce,
-                "wrapped_key": self.wrapped_key}
+            return {
+                "kind": self.kind,
+                "salt": self.salt,
+                "n": self.n,
+                "r": self.r,
+                "p": self.p,
+                "nonce": self.nonce,
+                "wrapped_key": self.wrapped_key,
+            }
+        return {
+            "kind": self.kind,
+            "serial": self.serial,
+            "otp_slot": self.otp_slot,
+            "operator": self.operator,
+            "challenge": self.challenge,
+            "salt": self.salt,
+            "nonce": self.nonce,
+            "wrapped_key": self.wrapped_key,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> UnwrapSlot:
@@ -126,13 +140,27 @@ class UnwrapSlot:
                 value = data.get(name)
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise ValueError(f"vault.{name} must be a positive whole number")
-            return cls("passphrase", data["salt"], data["nonce"], data["wrapped_key"], data["n"], data["r"],
-                       data["p"])
+            return cls(
+                "passphrase",
+                data["salt"],
+                data["nonce"],
+                data["wrapped_key"],
+                data["n"],
+                data["r"],
+                data["p"],
+            )
         if not isinstance(data.get("serial"), int) or not isinstance(data.get("challenge"), str):
             raise ValueError("a yubikey vault slot needs a serial and a challenge")
-        return cls("yubikey", data["salt"], data["nonce"], data["wrapped_key"], serial=data["serial"],
-                   otp_slot=int(data.get("otp_slot", 2)), operator=str(data.get("operator", "")),
-                   challenge=data["challenge"])
+        return cls(
+            "yubikey",
+            data["salt"],
+            data["nonce"],
+            data["wrapped_key"],
+            serial=data["serial"],
+            otp_slot=int(data.get("otp_slot", 2)),
+            operator=str(data.get("operator", "")),
+            challenge=data["challenge"],
+        )
 
     def _aad(self) -> bytes:
         return _WRAP_AAD_V1 if self.legacy else _WRAP_AAD + self.kind.encode()
@@ -148,16 +176,27 @@ def passphrase_slot(data_key: bytes, passphrase: str) -> UnwrapSlot:
     check_passphrase(passphrase)
     salt, nonce = os.urandom(16), os.urandom(NONCE_BYTES)
     slot = UnwrapSlot("passphrase", _b64(salt), _b64(nonce), "")
-    wrapped = AESGCM(_kek(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)).encrypt(nonce, data_key, slot._aad())
+    wrapped = AESGCM(_kek(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)).encrypt(
+        nonce, data_key, slot._aad()
+    )
     return replace(slot, wrapped_key=_b64(wrapped))
 
 
-def yubikey_slot(data_key: bytes, serial: int, respond: Responder, *, operator: str, otp_slot: int = 2
-                 ) -> UnwrapSlot:
+def yubikey_slot(
+    data_key: bytes, serial: int, respond: Responder, *, operator: str, otp_slot: int = 2
+) -> UnwrapSlot:
     """Wrap the data key under a key derived from this YubiKey's answer to a fresh challenge."""
     challenge, salt, nonce = os.urandom(CHALLENGE_BYTES), os.urandom(16), os.urandom(NONCE_BYTES)
-    slot = UnwrapSlot("yubikey", _b64(salt), _b64(nonce), "", serial=serial, otp_slot=otp_slot,
-                      operator=operator, challenge=_b64(challenge))
+    slot = UnwrapSlot(
+        "yubikey",
+        _b64(salt),
+        _b64(nonce),
+        "",
+        serial=serial,
+        otp_slot=otp_slot,
+        operator=operator,
+        challenge=_b64(challenge),
+    )
     kek = _yubikey_kek(respond(challenge), salt)
     return replace(slot, wrapped_key=_b64(AESGCM(kek).encrypt(nonce, data_key, slot._aad())))
 
@@ -179,9 +218,20 @@ class VaultHeader:
     def to_json(self) -> dict:
         if self.version == 1:
             s = self.slots[0]
-            return {"salt": s.salt, "n": s.n, "r": s.r, "p": s.p, "nonce": s.nonce, "wrapped_key": s.wrapped_key}
-        return {"version": 2, "key_id": self.key_id, "slots": [s.to_json() for s in self.slots],
-                "previous": None if self.previous is None else self.previous.to_json()}
+            return {
+                "salt": s.salt,
+                "n": s.n,
+                "r": s.r,
+                "p": s.p,
+                "nonce": s.nonce,
+                "wrapped_key": s.wrapped_key,
+            }
+        return {
+            "version": 2,
+            "key_id": self.key_id,
+            "slots": [s.to_json() for s in self.slots],
+            "previous": None if self.previous is None else self.previous.to_json(),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> VaultHeader:
@@ -196,8 +246,12 @@ class VaultHeader:
         if not isinstance(data.get("key_id"), str):
             raise ValueError("vault.key_id must be text")
         previous = data.get("previous")
-        return cls(tuple(UnwrapSlot.from_json(s) for s in data["slots"]), data["key_id"],
-                   None if previous is None else cls.from_json(previous), 2)
+        return cls(
+            tuple(UnwrapSlot.from_json(s) for s in data["slots"]),
+            data["key_id"],
+            None if previous is None else cls.from_json(previous),
+            2,
+        )
 
 
 def _wrong_passphrase() -> WrongPassphraseError:
@@ -236,8 +290,9 @@ class Vault:
         self._aead = AESGCM(data_key)
         self.key_id = key_id_of(data_key)
         self._previous = None if previous is None else (key_id_of(previous), AESGCM(previous))
-        self._fp_key = hmac.new(data_key if previous is None else previous, _FINGERPRINT_LABEL,
-                                hashlib.sha256).digest()
+        self._fp_key = hmac.new(
+            data_key if previous is None else previous, _FINGERPRINT_LABEL, hashlib.sha256
+        ).digest()
 
     # -- creating and unlocking ------------------------------------------------------------------
 
@@ -269,7 +324,8 @@ class Vault:
         if data_key is None:
             raise WrongPassphraseError(
                 f"Key {serial} answered, but its answer does not open this station's vault.",
-                "Its challenge-response slot was reprogrammed: unlock with the passphrase and enrol it again.",
+                "Its challenge-response slot was reprogrammed: unlock with the passphrase and enrol it"
+                " again.",
             )
         previous = None if header.previous is None else _unwrap_yubikey(header.previous, serial, respond)
         return Vault(data_key, previous)
@@ -282,11 +338,13 @@ class Vault:
     def with_passphrase(self, header: VaultHeader, passphrase: str) -> VaultHeader:
         """The header with its passphrase slot replaced by one for `passphrase` (same data key)."""
         kept = tuple(s for s in header.slots if s.kind != "passphrase" and not s.legacy)
-        return replace(header, slots=(passphrase_slot(self._key, passphrase), *kept), key_id=self.key_id,
-                       version=2)
+        return replace(
+            header, slots=(passphrase_slot(self._key, passphrase), *kept), key_id=self.key_id, version=2
+        )
 
-    def with_yubikey(self, header: VaultHeader, serial: int, respond: Responder, *, operator: str
-                     ) -> VaultHeader:
+    def with_yubikey(
+        self, header: VaultHeader, serial: int, respond: Responder, *, operator: str
+    ) -> VaultHeader:
         kept = tuple(s for s in header.slots if not (s.kind == "yubikey" and s.serial == serial))
         slot = yubikey_slot(self._key, serial, respond, operator=operator)
         return replace(header, slots=(*kept, slot), key_id=self.key_id, version=2)
@@ -305,7 +363,7 @@ class Vault:
 
     def is_current(self, blob: bytes) -> bool:
         """Whether a blob is format 2 under the current key (else it is re-sealed when the station opens)."""
-        return blob[:4] == MAGIC and blob[4:4 + KEY_ID_BYTES].hex() == self.key_id
+        return blob[:4] == MAGIC and blob[4 : 4 + KEY_ID_BYTES].hex() == self.key_id
 
     def open(self, record_id: str, blob: bytes) -> bytes:
         """Decrypt a record; a blob from another record, another key or with a changed byte is refused."""
@@ -320,14 +378,15 @@ class Vault:
         return plain
 
     def _open_v2(self, record_id: str, blob: bytes) -> bytes | None:
-        kid = blob[4:4 + KEY_ID_BYTES]
+        kid = blob[4 : 4 + KEY_ID_BYTES]
         keys = [(self.key_id, self._aead)] + ([self._previous] if self._previous else [])
         for key_id, aead in keys:
             if kid.hex() == key_id:
-                body = blob[4 + KEY_ID_BYTES:]
+                body = blob[4 + KEY_ID_BYTES :]
                 try:
-                    return aead.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:],
-                                        _RECORD_AAD + record_id.encode() + kid)
+                    return aead.decrypt(
+                        body[:NONCE_BYTES], body[NONCE_BYTES:], _RECORD_AAD + record_id.encode() + kid
+                    )
                 except (InvalidTag, ValueError):
                     return None
         return None
@@ -383,7 +442,9 @@ def rotate(old: Vault, header: VaultHeader, passphrase: str, responders: dict[in
         if respond is None:
             dropped.append(slot.serial)
             continue
-        slots.append(yubikey_slot(new_key, slot.serial, respond, operator=slot.operator, otp_slot=slot.otp_slot))
+        slots.append(
+            yubikey_slot(new_key, slot.serial, respond, operator=slot.operator, otp_slot=slot.otp_slot)
+        )
     old_header = replace(header, previous=None)
     new_header = VaultHeader(tuple(slots), key_id_of(new_key), old_header, 2)
     vault = Vault(new_key, old._key)

@@ -39,6 +39,7 @@ ACTOR = "station"  # events the station records by itself when it opens
 
 def responder(serial: int, bus: KeyBus, otp_slot: int = UNLOCK_SLOT) -> Responder:
     """A function asking the key with this serial for its HMAC-SHA1 answer (one connection a call)."""
+
     def respond(challenge: bytes) -> bytes:
         try:
             with open_otp(serial, bus) as key:
@@ -53,9 +54,10 @@ def unlock_with_key(header: VaultHeader, serial: int | None, bus: KeyBus) -> Vau
     """Unlock with an enrolled admin YubiKey: the one with this serial, or the first one present."""
     enrolled = [s.serial for s in header.yubikeys]
     if not enrolled:
-        raise WrongPassphraseError("No admin YubiKey is enrolled to unlock this station's vault.",
-                                   "Unlock with the passphrase; an admin enrols a key with 'station vault "
-                                   "add-key'.")
+        raise WrongPassphraseError(
+            "No admin YubiKey is enrolled to unlock this station's vault.",
+            "Unlock with the passphrase; an admin enrols a key with 'station vault add-key'.",
+        )
     if serial is None:
         try:
             present = [k.serial for k in list_keys(bus)]
@@ -79,13 +81,24 @@ def finish_at_open(station: Station, passphrase: str | None) -> None:
     vault = station.vault
     assert vault is not None
     db = station.ledger.db
-    stale = [row for row in db.execute("SELECT id, blob FROM vault_records").fetchall()
-             if not vault.is_current(row[1])]
+    stale = [
+        row
+        for row in db.execute("SELECT id, blob FROM vault_records").fetchall()
+        if not vault.is_current(row[1])
+    ]
     if vault.rotating:
-        _reseal(station, stale, "vault.rotated", {"key_id": vault.key_id,
-                                                  "previous_key_id": station.config.vault.previous.key_id
-                                                  if station.config.vault.previous else "",
-                                                  "finished_at_open": True})
+        _reseal(
+            station,
+            stale,
+            "vault.rotated",
+            {
+                "key_id": vault.key_id,
+                "previous_key_id": station.config.vault.previous.key_id
+                if station.config.vault.previous
+                else "",
+                "finished_at_open": True,
+            },
+        )
     elif stale:
         _reseal(station, stale, "vault.records_resealed", {"key_id": vault.key_id, "format": 2})
     config = station.config
@@ -97,7 +110,9 @@ def finish_at_open(station: Station, passphrase: str | None) -> None:
     sealed = config.sealed_key_bytes()
     if not vault.is_current(sealed):
         raw = vault.open(SIGNING_KEY_RECORD, sealed)
-        config = replace(config, sealed_signing_key=base64.b64encode(vault.seal(SIGNING_KEY_RECORD, raw)).decode())
+        config = replace(
+            config, sealed_signing_key=base64.b64encode(vault.seal(SIGNING_KEY_RECORD, raw)).decode()
+        )
     if header != config.vault or config != station.config:
         station.config = replace(config, vault=header)
         write_config(station.data_dir, station.config)
@@ -109,14 +124,21 @@ def _reseal(station: Station, rows: list, event: str, body: dict) -> None:
     now = station.now()
     with station.record() as tx:
         for record_id, blob in rows:
-            tx.db.execute("UPDATE vault_records SET blob = ? WHERE id = ?",
-                          [vault.seal(record_id, vault.open(record_id, blob)), record_id])
-        if vault.rotating and tx.db.execute("SELECT 1 FROM vault_records WHERE id = ?",
-                                            [FINGERPRINT_RECORD]).fetchone() is None:
+            tx.db.execute(
+                "UPDATE vault_records SET blob = ? WHERE id = ?",
+                [vault.seal(record_id, vault.open(record_id, blob)), record_id],
+            )
+        if (
+            vault.rotating
+            and tx.db.execute("SELECT 1 FROM vault_records WHERE id = ?", [FINGERPRINT_RECORD]).fetchone()
+            is None
+        ):
             # The fingerprints already in the ledger were made with the old key's fingerprint key:
             # keep it, so the same seed keeps the same fingerprint after the rotation.
-            tx.db.execute("INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
-                          [FINGERPRINT_RECORD, vault.seal(FINGERPRINT_RECORD, vault.fingerprint_key), rfc3339(now)])
+            tx.db.execute(
+                "INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
+                [FINGERPRINT_RECORD, vault.seal(FINGERPRINT_RECORD, vault.fingerprint_key), rfc3339(now)],
+            )
         tx.append(event, {**body, "records": len(rows)}, actor=ACTOR, at=now)
 
 
@@ -141,7 +163,9 @@ def change_passphrase(station: Station, old: str, new: str, *, operator: Session
         actor = require(tx.db, operator, "vault", station.now())
     Vault.unlock(station.config.vault, old)  # proves the old passphrase; raises when wrong
     _write_header(station, vault.with_passphrase(station.config.vault, new))
-    entry = station.append("vault.rewrapped", {"change": "passphrase", "key_id": vault.key_id}, actor=actor.id)
+    entry = station.append(
+        "vault.rewrapped", {"change": "passphrase", "key_id": vault.key_id}, actor=actor.id
+    )
     return entry.seq
 
 
@@ -152,7 +176,9 @@ class UnlockKey:
     seq: int
 
 
-def add_unlock_key(station: Station, serial: int, *, operator: Session, use_existing: bool = False) -> UnlockKey:
+def add_unlock_key(
+    station: Station, serial: int, *, operator: Session, use_existing: bool = False
+) -> UnlockKey:
     """Enrol an admin's YubiKey to unlock the vault: its OTP slot 2 answers the vault's challenge.
 
     The station programs slot 2 with a fresh random HMAC-SHA1 secret that only the key keeps
@@ -173,8 +199,11 @@ def add_unlock_key(station: Station, serial: int, *, operator: Session, use_exis
     # Proves the slot answers as wrapped before the header is kept (a key without the slot fails here).
     Vault.unlock_with_yubikey(header, serial, respond)
     _write_header(station, header)
-    entry = station.append("vault.unlock_key_added", {"serial": serial, "otp_slot": UNLOCK_SLOT,
-                                                      "programmed": not use_existing}, actor=admin.id)
+    entry = station.append(
+        "vault.unlock_key_added",
+        {"serial": serial, "otp_slot": UNLOCK_SLOT, "programmed": not use_existing},
+        actor=admin.id,
+    )
     return UnlockKey(serial, admin.id, entry.seq)
 
 
@@ -184,15 +213,21 @@ def remove_unlock_key(station: Station, serial: int, *, operator: Session) -> in
         admin = require(tx.db, operator, "vault", station.now())
     header = station.config.vault
     if not any(s.serial == serial for s in header.yubikeys):
-        raise InputError(f"Key {serial} is not enrolled to unlock the vault.", "List them: station vault keys.")
-    _write_header(station, replace(header, slots=tuple(s for s in header.slots if s.serial != serial
-                                                       or s.kind != "yubikey")))
+        raise InputError(
+            f"Key {serial} is not enrolled to unlock the vault.", "List them: station vault keys."
+        )
+    _write_header(
+        station,
+        replace(header, slots=tuple(s for s in header.slots if s.serial != serial or s.kind != "yubikey")),
+    )
     return station.append("vault.unlock_key_removed", {"serial": serial}, actor=admin.id).seq
 
 
 def unlock_keys(station: Station) -> list[dict]:
-    return [{"serial": s.serial, "otp_slot": s.otp_slot, "enrolled_by": s.operator}
-            for s in station.config.vault.yubikeys]
+    return [
+        {"serial": s.serial, "otp_slot": s.otp_slot, "enrolled_by": s.operator}
+        for s in station.config.vault.yubikeys
+    ]
 
 
 @dataclass(frozen=True)
@@ -219,8 +254,11 @@ def rotate_data_key(station: Station, passphrase: str, *, operator: Session) -> 
         present = {k.serial for k in list_keys(station.bus)}
     except DriverError:
         present = set()
-    responders = {s.serial: responder(s.serial, station.bus) for s in station.config.vault.yubikeys
-                  if s.serial in present}
+    responders = {
+        s.serial: responder(s.serial, station.bus)
+        for s in station.config.vault.yubikeys
+        if s.serial in present
+    }
     old_id = vault.key_id
     rotated = rotate(vault, station.config.vault, passphrase, responders)
     _write_header(station, rotated.header)  # (1)
@@ -230,17 +268,32 @@ def rotate_data_key(station: Station, passphrase: str, *, operator: Session) -> 
     now = station.now()
     with station.record() as tx:  # (2)
         for record_id, blob in rows:
-            tx.db.execute("UPDATE vault_records SET blob = ? WHERE id = ?",
-                          [vault.seal(record_id, vault.open(record_id, blob)), record_id])
+            tx.db.execute(
+                "UPDATE vault_records SET blob = ? WHERE id = ?",
+                [vault.seal(record_id, vault.open(record_id, blob)), record_id],
+            )
         if not any(r[0] == FINGERPRINT_RECORD for r in rows):
-            tx.db.execute("INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
-                          [FINGERPRINT_RECORD, vault.seal(FINGERPRINT_RECORD, vault.fingerprint_key), rfc3339(now)])
-        entry = tx.append("vault.rotated", {"key_id": vault.key_id, "previous_key_id": old_id,
-                                            "records": len(rows), "dropped_unlock_keys": list(rotated.dropped_keys)},
-                          actor=admin.id, at=now)
+            tx.db.execute(
+                "INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
+                [FINGERPRINT_RECORD, vault.seal(FINGERPRINT_RECORD, vault.fingerprint_key), rfc3339(now)],
+            )
+        entry = tx.append(
+            "vault.rotated",
+            {
+                "key_id": vault.key_id,
+                "previous_key_id": old_id,
+                "records": len(rows),
+                "dropped_unlock_keys": list(rotated.dropped_keys),
+            },
+            actor=admin.id,
+            at=now,
+        )
     raw = vault.open(SIGNING_KEY_RECORD, station.config.sealed_key_bytes())
-    station.config = replace(station.config, sealed_signing_key=base64.b64encode(
-        vault.seal(SIGNING_KEY_RECORD, raw)).decode(), vault=replace(rotated.header, previous=None))
+    station.config = replace(
+        station.config,
+        sealed_signing_key=base64.b64encode(vault.seal(SIGNING_KEY_RECORD, raw)).decode(),
+        vault=replace(rotated.header, previous=None),
+    )
     write_config(station.data_dir, station.config)  # (3)
     station.vault = Vault(_current_key(vault))
     station.vault.use_fingerprint_key(vault.fingerprint_key)

@@ -87,8 +87,15 @@ def _refuse(station: Station, operator: Session, body: dict, result: Rejected) -
     return VerificationFailed(result.message, result.hint)
 
 
-def verify_code(station: Station, owner: str | None, code: str, *, operator: Session, kind: str = "auto",
-                next_code: str | None = None) -> VerifyResult:
+def verify_code(
+    station: Station,
+    owner: str | None,
+    code: str,
+    *,
+    operator: Session,
+    kind: str = "auto",
+    next_code: str | None = None,
+) -> VerifyResult:
     """Accept a code once, or raise VerificationFailed (recorded) / InputError (malformed) saying why."""
     if station.vault is None:
         raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
@@ -122,9 +129,12 @@ def verify_totp(station: Station, owner: str, code: str, *, operator: Session) -
 def _oath_rows(station: Station, owner: str, only: str | None) -> list[dict]:
     types = ("TOTP", "HOTP") if only is None else (only.upper(),)
     marks = ", ".join("?" for _ in types)
-    return list(station.ledger.db.query(
-        f"SELECT * FROM credentials WHERE owner = ? AND status = 'active' AND oath_type IN ({marks})",  # noqa: S608
-        [owner, *types]))
+    return list(
+        station.ledger.db.query(
+            f"SELECT * FROM credentials WHERE owner = ? AND status = 'active' AND oath_type IN ({marks})",  # noqa: S608
+            [owner, *types],
+        )
+    )
 
 
 def _accepted_body(row: dict, owner: str, checked: code_check.Checked) -> dict:
@@ -134,14 +144,18 @@ def _accepted_body(row: dict, owner: str, checked: code_check.Checked) -> dict:
     return {**ids, "step": checked.state["last_step"], "drift": checked.state["drift"]}
 
 
-def _verify_oath(station: Station, owner: str, code: str, operator: Session, only: str | None) -> VerifyResult:
+def _verify_oath(
+    station: Station, owner: str, code: str, operator: Session, only: str | None
+) -> VerifyResult:
     code = normalise_code(code)
     rows = _oath_rows(station, owner, only)
     what = "TOTP" if only == "totp" else "HOTP" if only == "hotp" else "OATH"
     if not rows:
         station.append("otp.rejected", {"owner": owner, "reason": "no active token"}, actor=operator.operator)
-        raise VerificationFailed(f"{owner} has no active {what} token at this station.",
-                                 "Check the owner id, or issue a token first.")
+        raise VerificationFailed(
+            f"{owner} has no active {what} token at this station.",
+            "Check the owner id, or issue a token first.",
+        )
     now, policy = station.now(), station.config.policy
     used: list[tuple[dict, Rejected]] = []
     spent: list[tuple[dict, Rejected]] = []
@@ -152,9 +166,19 @@ def _verify_oath(station: Station, owner: str, code: str, operator: Session, onl
         checked = code_check.check(kind, row, station.secret(row["vault_record"]), code, now, policy)
         ids = {"owner": owner, "serial": row["serial"], "credential_id": row["credential_id"]}
         if checked.ok:
-            entry = station.append("otp.accepted", _accepted_body(row, owner, checked), actor=operator.operator)
-            return VerifyResult(owner, row["serial"], row["credential_id"], checked.state["last_step"],
-                                checked.state.get("drift", 0), entry.seq, kind, checked.result.message)
+            entry = station.append(
+                "otp.accepted", _accepted_body(row, owner, checked), actor=operator.operator
+            )
+            return VerifyResult(
+                owner,
+                row["serial"],
+                row["credential_id"],
+                checked.state["last_step"],
+                checked.state.get("drift", 0),
+                entry.seq,
+                kind,
+                checked.result.message,
+            )
         result = checked.result
         if isinstance(result, Rejected) and result.reason in (RejectReason.REPLAY, RejectReason.OLDER):
             used.append(({**ids, "kind": kind} if kind == "hotp" else ids, result))
@@ -172,29 +196,55 @@ def _verify_oath(station: Station, owner: str, code: str, operator: Session, onl
     )
 
 
-def _verify_hotp_resync(station: Station, owner: str, first: str, second: str, operator: Session) -> VerifyResult:
+def _verify_hotp_resync(
+    station: Station, owner: str, first: str, second: str, operator: Session
+) -> VerifyResult:
     if not owner:
         raise InputError("The owner is empty.", "Type the owner's id.")
     first, second = normalise_code(first), normalise_code(second)
     rows = [r for r in _oath_rows(station, owner, "hotp") if r["digits"] == len(first)]
     if not rows:
-        station.append("otp.rejected", {"owner": owner, "kind": "hotp", "reason": "no active token"},
-                       actor=operator.operator)
-        raise VerificationFailed(f"{owner} has no active HOTP token of {len(first)} digits at this station.",
-                                 "Resynchronisation is for HOTP (button) tokens; check the owner id.")
+        station.append(
+            "otp.rejected",
+            {"owner": owner, "kind": "hotp", "reason": "no active token"},
+            actor=operator.operator,
+        )
+        raise VerificationFailed(
+            f"{owner} has no active HOTP token of {len(first)} digits at this station.",
+            "Resynchronisation is for HOTP (button) tokens; check the owner id.",
+        )
     refusals = []
     for row in rows:
-        checked = code_check.resync(row, station.secret(row["vault_record"]), first, second, station.config.policy)
+        checked = code_check.resync(
+            row, station.secret(row["vault_record"]), first, second, station.config.policy
+        )
         if checked.ok:
-            body = {"owner": owner, "serial": row["serial"], "credential_id": row["credential_id"], "kind": "hotp",
-                    "counter": checked.state["last_step"]}
+            body = {
+                "owner": owner,
+                "serial": row["serial"],
+                "credential_id": row["credential_id"],
+                "kind": "hotp",
+                "counter": checked.state["last_step"],
+            }
             entry = station.append("otp.resynced", body, actor=operator.operator)
-            return VerifyResult(owner, row["serial"], row["credential_id"], checked.state["last_step"], 0,
-                                entry.seq, "hotp", checked.result.message)
+            return VerifyResult(
+                owner,
+                row["serial"],
+                row["credential_id"],
+                checked.state["last_step"],
+                0,
+                entry.seq,
+                "hotp",
+                checked.result.message,
+            )
         refusals.append((row, checked.result))
     row, result = next(((r, x) for r, x in refusals if x.reason != RejectReason.WRONG_CODE), refusals[0])
-    raise _refuse(station, operator, {"owner": owner, "serial": row["serial"], "credential_id": row["credential_id"],
-                                      "kind": "hotp"}, result)
+    raise _refuse(
+        station,
+        operator,
+        {"owner": owner, "serial": row["serial"], "credential_id": row["credential_id"], "kind": "hotp"},
+        result,
+    )
 
 
 def _verify_yubico(station: Station, owner: str | None, code: str, operator: Session) -> VerifyResult:
@@ -203,47 +253,94 @@ def _verify_yubico(station: Station, owner: str | None, code: str, operator: Ses
         raise InputError(readings.message, readings.hint)
     ids = [r.public_id.hex() for r in readings]
     marks = ", ".join("?" for _ in ids)
-    rows = list(station.ledger.db.query(
-        f"SELECT * FROM credentials WHERE oath_type = 'YUBICO_OTP' AND public_id IN ({marks})"  # noqa: S608
-        " ORDER BY status = 'active' DESC, issued_at DESC", ids))
+    rows = list(
+        station.ledger.db.query(
+            f"SELECT * FROM credentials WHERE oath_type = 'YUBICO_OTP' AND public_id IN ({marks})"  # noqa: S608
+            " ORDER BY status = 'active' DESC, issued_at DESC",
+            ids,
+        )
+    )
     base = {"owner": owner, "kind": "yubico-otp"}
-    lengths = {len(r[0]) + 32 for r in station.ledger.db.execute(
-        "SELECT DISTINCT public_id FROM credentials WHERE oath_type = 'YUBICO_OTP'").fetchall() if r[0]}
+    lengths = {
+        len(r[0]) + 32
+        for r in station.ledger.db.execute(
+            "SELECT DISTINCT public_id FROM credentials WHERE oath_type = 'YUBICO_OTP'"
+        ).fetchall()
+        if r[0]
+    }
     typed = 2 * len(readings[0].public_id) + 32
     if not rows and lengths and typed not in lengths:
-        raise InputError(f"The OTP is malformed: it is {typed} characters; an OTP from a key issued here is"
-                         f" {' or '.join(map(str, sorted(lengths)))}.",
-                         "Touch the key again with the cursor in an empty field, and let it type the whole OTP.")
+        raise InputError(
+            f"The OTP is malformed: it is {typed} characters; an OTP from a key issued here is"
+            f" {' or '.join(map(str, sorted(lengths)))}.",
+            "Touch the key again with the cursor in an empty field, and let it type the whole OTP.",
+        )
     if not rows:
-        raise _refuse(station, operator, {**base, "public_id": ids[0]}, Rejected(
-            RejectReason.OTHER_KEY, f"No key at this station has the public id {readings[0].public_id_modhex}.",
-            "Check that the owner touched their own key, issued here."))
+        raise _refuse(
+            station,
+            operator,
+            {**base, "public_id": ids[0]},
+            Rejected(
+                RejectReason.OTHER_KEY,
+                f"No key at this station has the public id {readings[0].public_id_modhex}.",
+                "Check that the owner touched their own key, issued here.",
+            ),
+        )
     row = rows[0]
-    base = {**base, "owner": owner or row["owner"], "serial": row["serial"], "credential_id": row["credential_id"]}
+    base = {
+        **base,
+        "owner": owner or row["owner"],
+        "serial": row["serial"],
+        "credential_id": row["credential_id"],
+    }
     if row["status"] != "active":
-        raise _refuse(station, operator, base, Rejected(
-            RejectReason.REVOKED, f"Key {row['serial']}'s Yubico OTP is {row['status']} at this station.",
-            "The key was returned, lost, blocked or replaced; check the owner's current token."))
+        raise _refuse(
+            station,
+            operator,
+            base,
+            Rejected(
+                RejectReason.REVOKED,
+                f"Key {row['serial']}'s Yubico OTP is {row['status']} at this station.",
+                "The key was returned, lost, blocked or replaced; check the owner's current token.",
+            ),
+        )
     if owner and row["owner"] != owner:
-        raise _refuse(station, operator, base, Rejected(
-            RejectReason.OTHER_KEY, f"This OTP comes from a key that is not {owner}'s.",
-            "Check that the owner touched their own key."))
-    checked = code_check.check("yubico-otp", row, station.secret(row["vault_record"]), code, station.now(),
-                               station.config.policy)
+        raise _refuse(
+            station,
+            operator,
+            base,
+            Rejected(
+                RejectReason.OTHER_KEY,
+                f"This OTP comes from a key that is not {owner}'s.",
+                "Check that the owner touched their own key.",
+            ),
+        )
+    checked = code_check.check(
+        "yubico-otp", row, station.secret(row["vault_record"]), code, station.now(), station.config.policy
+    )
     if isinstance(checked.result, Malformed):
         raise InputError(checked.result.message, checked.result.hint)
     if not checked.ok:
         raise _refuse(station, operator, base, checked.result)
     entry = station.append("otp.accepted", {**base, **checked.state}, actor=operator.operator)
-    return VerifyResult(row["owner"], row["serial"], row["credential_id"], None, 0, entry.seq, "yubico-otp",
-                        checked.result.message)
+    return VerifyResult(
+        row["owner"],
+        row["serial"],
+        row["credential_id"],
+        None,
+        0,
+        entry.seq,
+        "yubico-otp",
+        checked.result.message,
+    )
 
 
 _ACCESS = {"temporary": (temporary.check, "temporary.used"), "recovery": (recovery.check, "recovery.used")}
 
 
-def _verify_access(station: Station, owner: str, code: str, operator: Session, kinds: tuple[str, ...]
-                   ) -> VerifyResult:
+def _verify_access(
+    station: Station, owner: str, code: str, operator: Session, kinds: tuple[str, ...]
+) -> VerifyResult:
     refusals: list[tuple[str, Rejected]] = []
     for kind in kinds:
         check, event = _ACCESS[kind]
@@ -257,8 +354,10 @@ def _verify_access(station: Station, owner: str, code: str, operator: Session, k
     # A refusal by the code's own set or grant (used, expired, revoked) says more than "not this one".
     kind, result = next(((k, r) for k, r in refusals if r.reason != RejectReason.WRONG_CODE), refusals[-1])
     if len(kinds) > 1 and result.reason == RejectReason.WRONG_CODE:
-        result = Rejected(RejectReason.WRONG_CODE,
-                          f"The code is neither a temporary access code nor a recovery code of {owner}'s.",
-                          "Check the owner, and type the code exactly as printed or handed over.")
+        result = Rejected(
+            RejectReason.WRONG_CODE,
+            f"The code is neither a temporary access code nor a recovery code of {owner}'s.",
+            "Check the owner, and type the code exactly as printed or handed over.",
+        )
         kind = "access"
     raise _refuse(station, operator, {"owner": owner, "kind": kind}, result)

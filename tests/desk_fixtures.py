@@ -55,10 +55,22 @@ class MovableClock:
         return self.at
 
 
-def new_station(path, clock, bus=None, admin: str = ADMIN, site: str = "branch-07", **kwargs: object) -> Station:
+def new_station(
+    path, clock, bus=None, admin: str = ADMIN, site: str = "branch-07", **kwargs: object
+) -> Station:
     """A station whose admin has test credentials (ot.pin / ot.token); kwargs go to init_station."""
-    return init_station(path, site, PASS, admin=admin, admin_pin=ot.pin(admin), admin_token=ot.token(admin),
-                        clock=clock, bus=bus or VirtualBus(), pin_cost=ot.CHEAP, **kwargs)
+    return init_station(
+        path,
+        site,
+        PASS,
+        admin=admin,
+        admin_pin=ot.pin(admin),
+        admin_token=ot.token(admin),
+        clock=clock,
+        bus=bus or VirtualBus(),
+        pin_cost=ot.CHEAP,
+        **kwargs,
+    )
 
 
 @dataclass
@@ -112,8 +124,9 @@ def enrol_all(station: Station, admin: Session, operators: dict[str, str] = OPER
         set_credentials(station, op, pin=ot.pin(op), token=ot.token(op), operator=admin, cost=ot.CHEAP)
 
 
-def desk_at(path, clock, operators: dict[str, str] = OPERATORS, bus: VirtualBus | None = None,
-            **kwargs: object) -> Desk:
+def desk_at(
+    path, clock, operators: dict[str, str] = OPERATORS, bus: VirtualBus | None = None, **kwargs: object
+) -> Desk:
     """A new station at `path` on this clock, with these operators enrolled (and the admin root)."""
     bus = bus or VirtualBus()
     desk = Desk(new_station(path, clock, bus, **kwargs), bus, clock)

@@ -35,7 +35,9 @@ def token(operator: str) -> OperatorToken:
 
 
 def otpauth(operator: str) -> str:
-    return pyotp.HOTP(base64.b32encode(seed(operator)).decode()).provisioning_uri(name=operator, initial_count=0, issuer_name="Test operators")
+    return pyotp.HOTP(base64.b32encode(seed(operator)).decode()).provisioning_uri(
+        name=operator, initial_count=0, issuer_name="Test operators"
+    )
 
 
 def code_at(operator: str, counter: int) -> str:

@@ -62,8 +62,14 @@ class KioskApp(App[int]):
         Binding("ctrl+c", "refuse_quit", show=False, priority=True),
     ]
 
-    def __init__(self, data_dir: Path, passphrase: str | None = None, *, bus: KeyBus = PCSC,
-                 clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        passphrase: str | None = None,
+        *,
+        bus: KeyBus = PCSC,
+        clock: Clock = system_clock,
+    ) -> None:
         super().__init__()
         self.data_dir = Path(data_dir)
         self.bus = bus
@@ -78,8 +84,10 @@ class KioskApp(App[int]):
 
     def on_mount(self) -> None:
         passphrase, self._passphrase = self._passphrase, None  # hold the secret no longer than needed
-        self.push_screen(UnlockScreen(self.data_dir, self.desk, passphrase, bus=self.bus, clock=self.clock),
-                         callback=self._unlocked)
+        self.push_screen(
+            UnlockScreen(self.data_dir, self.desk, passphrase, bus=self.bus, clock=self.clock),
+            callback=self._unlocked,
+        )
         self.set_interval(IDLE_CHECK_SECONDS, self.check_inactivity)
 
     def _unlocked(self, station: Station | None) -> None:
@@ -101,8 +109,11 @@ class KioskApp(App[int]):
     # -- who is at the desk -----------------------------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.InputEvent) and not event.is_forwarded and isinstance(
-                event, events.Key | events.MouseDown):
+        if (
+            isinstance(event, events.InputEvent)
+            and not event.is_forwarded
+            and isinstance(event, events.Key | events.MouseDown)
+        ):
             self._note_activity()
         await super().on_event(event)
 
@@ -120,33 +131,31 @@ class KioskApp(App[int]):
         except (StationError, RuntimeError):
             pass  # an ended session is found by the idle check or the next action
 
-    def check_inactivity(self) -> None:
+    async def check_inactivity(self) -> None:
         """Sign the operator out after the policy's idle time (the station clock decides)."""
         if self.session is None or self.station is None:
             return
-        idle = timedelta(minutes=self.station.config.policy.idle_minutes)
-        if self.clock() - self._last_activity >= idle:
-            self.end_session("inactivity", f"Signed out after {self.station.config.policy.idle_minutes} minutes"
-                             " without activity. Sign in again.")
+        minutes = self.station.config.policy.idle_minutes
+        if self.clock() - self._last_activity >= timedelta(minutes=minutes):
+            await self.end_session(
+                "inactivity", f"Signed out after {minutes} minutes without activity. Sign in again."
+            )
 
-    def action_sign_out(self) -> None:
-        self.end_session("signed out", "Signed out. The next operator signs in.")
+    async def action_sign_out(self) -> None:
+        await self.end_session("signed out", "Signed out. The next operator signs in.")
 
-    def end_session(self, reason: str, note: str) -> None:
+    async def end_session(self, reason: str, note: str) -> None:
+        """Record the sign-out (on the desk thread), then show the sign-in screen over an empty desk."""
         session, self.session = self.session, None
         if session is None:
             return
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        self._record_sign_out(session, reason)
-        self._ask_sign_in(note)
-
-    @work(group="sign-out")
-    async def _record_sign_out(self, session: Session, reason: str) -> None:
         try:
             await self.desk.run(sign_out, self.station, session, reason)
         except (StationError, RuntimeError):
-            pass
+            pass  # the session had ended already, or the kiosk is closing
+        self._ask_sign_in(note)
 
     # -- leaving ----------------------------------------------------------------------------------
 

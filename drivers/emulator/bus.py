@@ -97,7 +97,9 @@ class _VirtualWatcher:
 
     def wait(self, timeout_ms: int = 1000) -> bool:
         with self._bus._changes:
-            changed = self._bus._changes.wait_for(lambda: self._bus._generation != self._seen, timeout_ms / 1000)
+            changed = self._bus._changes.wait_for(
+                lambda: self._bus._generation != self._seen, timeout_ms / 1000
+            )
             self._seen = self._bus._generation
             return changed
 

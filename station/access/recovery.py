@@ -44,27 +44,49 @@ def active_set(db: object, owner: str) -> dict | None:
     return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
 
 
-def write_set(tx: object, station: Station, owner: str, *, actor: str, reason: str,
-              cost: HashCost = DEFAULT_COST) -> RecoveryIssue:
+def write_set(
+    tx: object, station: Station, owner: str, *, actor: str, reason: str, cost: HashCost = DEFAULT_COST
+) -> RecoveryIssue:
     """Revoke the owner's active set (if any) and issue a new one, inside the caller's transaction."""
     now = station.now()
     policy = station.config.policy
     old = active_set(tx.db, owner)
     if old is not None:
-        tx.append("recovery.revoked", {"owner": owner, "set": old["set_id"], "reason": reason}, actor=actor, at=now)
+        tx.append(
+            "recovery.revoked", {"owner": owner, "set": old["set_id"], "reason": reason}, actor=actor, at=now
+        )
     codes, code_set = make_codes(now, count=policy.recovery_count, cost=cost)
     set_id = os.urandom(6).hex()
     record = f"recovery/{owner}/{set_id}"
-    tx.db.execute("INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
-                  [record, station.vault.seal(record, json.dumps(code_set.to_json()).encode()), rfc3339(now)])
+    tx.db.execute(
+        "INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
+        [record, station.vault.seal(record, json.dumps(code_set.to_json()).encode()), rfc3339(now)],
+    )
     due = rfc3339(add_months(code_set.issued_at, policy.recovery_max_age_months))
-    entry = tx.append("recovery.issued", {"owner": owner, "set": set_id, "count": len(codes), "vault_record": record,
-                                          "rotation_due": due, "reason": reason}, actor=actor, at=now)
+    entry = tx.append(
+        "recovery.issued",
+        {
+            "owner": owner,
+            "set": set_id,
+            "count": len(codes),
+            "vault_record": record,
+            "rotation_due": due,
+            "reason": reason,
+        },
+        actor=actor,
+        at=now,
+    )
     return RecoveryIssue(owner, set_id, codes, rfc3339(code_set.issued_at), due, entry.seq)
 
 
-def issue_recovery_codes(station: Station, owner: str, *, operator: Session, reason: str | None = None,
-                         cost: HashCost = DEFAULT_COST) -> RecoveryIssue:
+def issue_recovery_codes(
+    station: Station,
+    owner: str,
+    *,
+    operator: Session,
+    reason: str | None = None,
+    cost: HashCost = DEFAULT_COST,
+) -> RecoveryIssue:
     """A new set for `owner` (the previous one stops working). Show `codes` once, then forget them."""
     owner = clean_id("owner", owner)
     reason = clean_reason(reason, "issued on request")
@@ -92,15 +114,25 @@ def rotate_on_replacement(tx: object, station: Station, owner: str, *, actor: st
 def rotation_due(station: Station) -> list[dict]:
     """Owners whose active set is older than the policy's age: their codes no longer work."""
     now = rfc3339(station.now())
-    return list(station.ledger.db.query(
-        "SELECT owner, set_id, issued_at, rotation_due FROM recovery_sets WHERE status = 'active'"
-        " AND rotation_due <= ? ORDER BY rotation_due", [now]))
+    return list(
+        station.ledger.db.query(
+            "SELECT owner, set_id, issued_at, rotation_due FROM recovery_sets WHERE status = 'active'"
+            " AND rotation_due <= ? ORDER BY rotation_due",
+            [now],
+        )
+    )
 
 
 def list_sets(station: Station, owner: str | None = None) -> list[dict]:
-    sql = "SELECT owner, set_id, issued_at, issued_by, count, used_codes, status, rotation_due FROM recovery_sets"
-    rows = list(station.ledger.db.query(sql + (" WHERE owner = ?" if owner else "") + " ORDER BY issued_at",
-                                        [owner] if owner else []))
+    sql = (
+        "SELECT owner, set_id, issued_at, issued_by, count, used_codes, status, rotation_due"
+        " FROM recovery_sets"
+    )
+    rows = list(
+        station.ledger.db.query(
+            sql + (" WHERE owner = ?" if owner else "") + " ORDER BY issued_at", [owner] if owner else []
+        )
+    )
     for row in rows:
         row["remaining"] = row["count"] - len(code_check.used_indices(row))
         del row["used_codes"]
@@ -111,17 +143,33 @@ def check(station: Station, owner: str, code: object) -> tuple[Accepted | Reject
     """Check a recovery code; the event body to record when accepted (None otherwise)."""
     row = active_set(station.ledger.db, owner)
     if row is None:
-        return Rejected(RejectReason.WRONG_CODE, f"{owner} has no recovery codes at this station.",
-                        "Check the owner; an operator issues recovery codes with 'station recovery issue'."), None
+        return Rejected(
+            RejectReason.WRONG_CODE,
+            f"{owner} has no recovery codes at this station.",
+            "Check the owner; an operator issues recovery codes with 'station recovery issue'.",
+        ), None
     codes = code_check.code_list(row, station.secret(row["vault_record"]))
-    result = verify_recovery_code(codes, code, station.now(),
-                                  max_age_months=station.config.policy.recovery_max_age_months)
+    result = verify_recovery_code(
+        codes, code, station.now(), max_age_months=station.config.policy.recovery_max_age_months
+    )
     if not isinstance(result, Accepted):
         return result, None
     used = sorted(i for i, at in enumerate(result.state.used_at) if at is not None)
-    return result, {"owner": owner, "set": row["set_id"], "used_codes": ",".join(map(str, used)),
-                    "remaining": result.state.remaining}
+    return result, {
+        "owner": owner,
+        "set": row["set_id"],
+        "used_codes": ",".join(map(str, used)),
+        "remaining": result.state.remaining,
+    }
 
 
-__all__ = ["RecoveryCodeSet", "RecoveryIssue", "check", "issue_recovery_codes", "list_sets", "rotate_on_replacement",
-           "rotation_due", "write_set"]
+__all__ = [
+    "RecoveryCodeSet",
+    "RecoveryIssue",
+    "check",
+    "issue_recovery_codes",
+    "list_sets",
+    "rotate_on_replacement",
+    "rotation_due",
+    "write_set",
+]

@@ -5,7 +5,8 @@ from __future__ import annotations
 TABLES: dict[str, tuple[str, str]] = {
     "recovery_sets": (
         """CREATE TABLE recovery_sets (
-        set_id TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, vault_record TEXT NOT NULL, issued_at TEXT NOT NULL,
+        set_id TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, vault_record TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
         issued_by TEXT, count INTEGER NOT NULL, used_codes TEXT NOT NULL DEFAULT '', status TEXT NOT NULL,
         rotation_due TEXT NOT NULL, revoked_at TEXT, revoke_reason TEXT)""",
         "set_id",

@@ -44,8 +44,14 @@ def _parse(text: str) -> datetime:
 
 
 def grant_temporary_access(
-    station: Station, owner: str, *, operator: Session, approver: Session, reason: str,
-    expires_at: datetime | None = None, single_use: bool = False,
+    station: Station,
+    owner: str,
+    *,
+    operator: Session,
+    approver: Session,
+    reason: str,
+    expires_at: datetime | None = None,
+    single_use: bool = False,
 ) -> Grant:
     """A code for `owner` until `expires_at` (default: end of shift); needs a second operator."""
     owner, reason = clean_id("owner", owner), clean_reason(reason)
@@ -58,22 +64,40 @@ def grant_temporary_access(
         require(tx.db, operator, "temporary", now)
         require_second(tx.db, operator, approver, "approve", now, owner=owner)
         check_owner(tx.db, owner, now)
-        code, record = make_code(now, expires, single_use=single_use,
-                                 max_lifetime=timedelta(hours=policy.temporary_max_hours))
+        code, record = make_code(
+            now, expires, single_use=single_use, max_lifetime=timedelta(hours=policy.temporary_max_hours)
+        )
         grant_id = os.urandom(6).hex()
         vault_record = f"temporary/{owner}/{grant_id}"
-        tx.db.execute("INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
-                      [vault_record, station.vault.seal(vault_record, json.dumps(record.to_json()).encode()),
-                       rfc3339(now)])
-        body = {"owner": owner, "grant": grant_id, "expires_at": rfc3339(record.expires_at),
-                "single_use": single_use, "reason": reason, "vault_record": vault_record}
-        entry = append_two_person(tx, station, "temporary.granted", body, first=operator, second=approver, at=now)
+        tx.db.execute(
+            "INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
+            [
+                vault_record,
+                station.vault.seal(vault_record, json.dumps(record.to_json()).encode()),
+                rfc3339(now),
+            ],
+        )
+        body = {
+            "owner": owner,
+            "grant": grant_id,
+            "expires_at": rfc3339(record.expires_at),
+            "single_use": single_use,
+            "reason": reason,
+            "vault_record": vault_record,
+        }
+        entry = append_two_person(
+            tx, station, "temporary.granted", body, first=operator, second=approver, at=now
+        )
     return Grant(owner, grant_id, code, rfc3339(record.expires_at), single_use, entry.seq)
 
 
 def active_grants(db: object, owner: str) -> list[dict]:
-    return list(db.query("SELECT * FROM temporary_grants WHERE owner = ? AND revoked_at IS NULL ORDER BY granted_at",
-                         [owner]))
+    return list(
+        db.query(
+            "SELECT * FROM temporary_grants WHERE owner = ? AND revoked_at IS NULL ORDER BY granted_at",
+            [owner],
+        )
+    )
 
 
 def revoke_for_owner(tx: object, owner: str, *, actor: str, at: datetime, reason: str) -> list[str]:
@@ -82,8 +106,12 @@ def revoke_for_owner(tx: object, owner: str, *, actor: str, at: datetime, reason
     for grant in active_grants(tx.db, owner):
         if _parse(grant["expires_at"]) <= at:
             continue  # already over by itself
-        tx.append("temporary.revoked", {"owner": owner, "grant": grant["grant_id"], "reason": reason},
-                  actor=actor, at=at)
+        tx.append(
+            "temporary.revoked",
+            {"owner": owner, "grant": grant["grant_id"], "reason": reason},
+            actor=actor,
+            at=at,
+        )
         revoked.append(grant["grant_id"])
     return revoked
 
@@ -100,17 +128,26 @@ def revoke_temporary_access(station: Station, owner: str, *, operator: Session, 
 
 
 def list_grants(station: Station, owner: str | None = None) -> list[dict]:
-    sql = ("SELECT grant_id, owner, granted_by, approved_by, granted_at, expires_at, single_use, uses, revoked_at,"
-           " revoke_reason FROM temporary_grants")
-    return list(station.ledger.db.query(sql + (" WHERE owner = ?" if owner else "") + " ORDER BY granted_at",
-                                        [owner] if owner else []))
+    sql = (
+        "SELECT grant_id, owner, granted_by, approved_by, granted_at, expires_at, single_use, uses,"
+        " revoked_at,"
+        " revoke_reason FROM temporary_grants"
+    )
+    return list(
+        station.ledger.db.query(
+            sql + (" WHERE owner = ?" if owner else "") + " ORDER BY granted_at", [owner] if owner else []
+        )
+    )
 
 
 def _state(grant: dict, secret: bytes) -> TemporaryCode:
     record = TemporaryCode.from_json(json.loads(secret))
-    return replace(record, uses=grant["uses"],
-                   first_used_at=None if grant["first_used_at"] is None else _parse(grant["first_used_at"]),
-                   revoked_at=None if grant["revoked_at"] is None else _parse(grant["revoked_at"]))
+    return replace(
+        record,
+        uses=grant["uses"],
+        first_used_at=None if grant["first_used_at"] is None else _parse(grant["first_used_at"]),
+        revoked_at=None if grant["revoked_at"] is None else _parse(grant["revoked_at"]),
+    )
 
 
 def _matches(record: TemporaryCode, typed: str) -> bool:
@@ -120,11 +157,17 @@ def _matches(record: TemporaryCode, typed: str) -> bool:
 def check(station: Station, owner: str, code: object) -> tuple[Accepted | Rejected | Malformed, dict | None]:
     """Check a temporary access code against the owner's grants: the grant it belongs to decides
     (expired, revoked, used once); a code matching none is a wrong code."""
-    grants = list(station.ledger.db.query(
-        "SELECT * FROM temporary_grants WHERE owner = ? ORDER BY granted_at DESC", [owner]))
+    grants = list(
+        station.ledger.db.query(
+            "SELECT * FROM temporary_grants WHERE owner = ? ORDER BY granted_at DESC", [owner]
+        )
+    )
     if not grants:
-        return Rejected(RejectReason.WRONG_CODE, f"{owner} has no temporary access code at this station.",
-                        "Check the owner; a supervisor grants one with a second operator."), None
+        return Rejected(
+            RejectReason.WRONG_CODE,
+            f"{owner} has no temporary access code at this station.",
+            "Check the owner; a supervisor grants one with a second operator.",
+        ), None
     for grant in grants:
         record = _state(grant, station.secret(grant["vault_record"]))
         typed = human.read(code, record.groups, what=WHAT)
@@ -136,5 +179,8 @@ def check(station: Station, owner: str, code: object) -> tuple[Accepted | Reject
         if isinstance(result, Accepted):
             return result, {"owner": owner, "grant": grant["grant_id"], "uses": result.state.uses}
         return result, None
-    return Rejected(RejectReason.WRONG_CODE, "The temporary access code does not match any granted to this owner.",
-                    "Check the owner, and type the code exactly as it was handed over."), None
+    return Rejected(
+        RejectReason.WRONG_CODE,
+        "The temporary access code does not match any granted to this owner.",
+        "Check the owner, and type the code exactly as it was handed over.",
+    ), None

@@ -138,7 +138,10 @@ def enrol_operator(
             raise InputError(
                 "You cannot take the admin role from yourself.", "Another admin can change your roles."
             )
-        if existing and tx.db.execute("SELECT break_glass FROM operators WHERE id = ?", [operator_id]).fetchone()[0]:
+        if (
+            existing
+            and tx.db.execute("SELECT break_glass FROM operators WHERE id = ?", [operator_id]).fetchone()[0]
+        ):
             raise InputError("The break-glass admin's roles are fixed.", "Enrol a named operator instead.")
         body = {"operator": operator_id, "name": display, "roles": sorted(r.value for r in wanted)}
         tx.append(

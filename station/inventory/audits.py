@@ -189,8 +189,9 @@ def close_audit(
         }
         if second_operator is not None:
             require_second(tx.db, operator, second_operator, "witness", station.now())
-            append_two_person(tx, station, "audit.closed", body, first=operator, second=second_operator,
-                              at=station.now())
+            append_two_person(
+                tx, station, "audit.closed", body, first=operator, second=second_operator, at=station.now()
+            )
         else:
             tx.append("audit.closed", body, actor=operator_id, at=station.now())
     return result

@@ -40,7 +40,13 @@ def _seed(station: Station, serial: str) -> dict:
 
 
 def issue_classic(
-    station: Station, serial: str, *, owner: str, operator: Session, code: str, approver: Session | None = None
+    station: Station,
+    serial: str,
+    *,
+    owner: str,
+    operator: Session,
+    code: str,
+    approver: Session | None = None,
 ) -> ClassicIssueResult:
     """Bind a classic token in stock to an owner after the first code from it verifies.
 
@@ -85,7 +91,17 @@ def issue_classic(
             "site": _token["site"],
             "access_end": access_end,
         }
-        entry = append_approved(tx, station, "token.issued", body, operator=operator, approver=approver, at=at)
-        recovery = on_bound(tx, station, owner, actor=operator.operator, at=at, replacement="replaces" in entry.body)
-    return ClassicIssueResult(serial, owner, seed["oath_type"], rfc3339(entry.at_datetime), entry.seq,
-                              () if recovery is None else recovery.codes)
+        entry = append_approved(
+            tx, station, "token.issued", body, operator=operator, approver=approver, at=at
+        )
+        recovery = on_bound(
+            tx, station, owner, actor=operator.operator, at=at, replacement="replaces" in entry.body
+        )
+    return ClassicIssueResult(
+        serial,
+        owner,
+        seed["oath_type"],
+        rfc3339(entry.at_datetime),
+        entry.seq,
+        () if recovery is None else recovery.codes,
+    )

@@ -98,7 +98,9 @@ def transfer(
             "reason": clean_reason(reason, "custody move"),
         }
         if taker is not None:
-            entry = append_two_person(tx, station, "token.transferred", body, first=operator, second=taker, at=at)
+            entry = append_two_person(
+                tx, station, "token.transferred", body, first=operator, second=taker, at=at
+            )
         else:
             entry = tx.append("token.transferred", body, actor=actor.id, at=at)
     return TransferResult(entry.seq, tuple(wanted), to_custodian_id, to_site, to_location)

@@ -59,7 +59,15 @@ def on_operator_enrolled(db: sqlite_utils.Database, e: Entry) -> None:
     db.execute(
         "INSERT OR REPLACE INTO operators (id, name, roles, status, enrolled_by, enrolled_at, updated_at,"
         " break_glass) VALUES (?, ?, ?, 'active', ?, ?, ?, ?)",
-        [b["operator"], b["name"], ",".join(sorted(b["roles"])), e.actor, e.at, e.at, int(b.get("break_glass", 0))],
+        [
+            b["operator"],
+            b["name"],
+            ",".join(sorted(b["roles"])),
+            e.actor,
+            e.at,
+            e.at,
+            int(b.get("break_glass", 0)),
+        ],
     )
 
 

@@ -172,10 +172,19 @@ def on_issued(db: sqlite_utils.Database, e: Entry) -> None:
     otp = b.get("yubico_otp")
     if otp:  # the key's Yubico OTP slot, programmed with the same issue (recipe [yubico_otp])
         db.execute(
-            "INSERT OR REPLACE INTO credentials (id, serial, credential_id, owner, oath_type, seed_fingerprint,"
-            " vault_record, status, issued_at, public_id) VALUES (?, ?, ?, ?, 'YUBICO_OTP', ?, ?, 'active', ?, ?)",
-            [credential_key(b["serial"], otp["credential_id"]), b["serial"], otp["credential_id"], b["owner"],
-             otp["fingerprint"], otp["vault_record"], e.at, otp["public_id"]],
+            "INSERT OR REPLACE INTO credentials (id, serial, credential_id, owner, oath_type,"
+            " seed_fingerprint, vault_record, status, issued_at, public_id)"
+            " VALUES (?, ?, ?, ?, 'YUBICO_OTP', ?, ?, 'active', ?, ?)",
+            [
+                credential_key(b["serial"], otp["credential_id"]),
+                b["serial"],
+                otp["credential_id"],
+                b["owner"],
+                otp["fingerprint"],
+                otp["vault_record"],
+                e.at,
+                otp["public_id"],
+            ],
         )
     if prior != "issued":
         _close_incident(db, e, b["owner"], str(b["serial"]))
@@ -305,7 +314,9 @@ def on_transferred(db: sqlite_utils.Database, e: Entry) -> None:
 def on_reset(db: sqlite_utils.Database, e: Entry) -> None:
     """Reset: the owner's codes stop, the token is back at the desk to be programmed again."""
     b = e.body
-    _update(db, e, b["serial"], status="returned", owner=None, custodian=e.actor, location=None, prior_status=None)
+    _update(
+        db, e, b["serial"], status="returned", owner=None, custodian=e.actor, location=None, prior_status=None
+    )
     _credentials(db, b["serial"], "revoked")
     _history(db, e, b["serial"])
     on_support(db, e)

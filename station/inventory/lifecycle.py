@@ -159,7 +159,13 @@ def found(
 
 
 def retire(
-    station: Station, serial: str | int, *, operator: Session, how: str, reason: str, witness: Session | None = None
+    station: Station,
+    serial: str | int,
+    *,
+    operator: Session,
+    how: str,
+    reason: str,
+    witness: Session | None = None,
 ) -> Transition:
     """End a token's life: destroyed, sent back to the vendor, or written off after a loss."""
     if how not in RETIRE_HOW:
@@ -175,8 +181,9 @@ def retire(
     )
 
 
-def reset_token(station: Station, serial: str | int, *, operator: Session, approver: Session, reason: str
-                ) -> Transition:
+def reset_token(
+    station: Station, serial: str | int, *, operator: Session, approver: Session, reason: str
+) -> Transition:
     """Reset an owner's token (forgotten, doubted, out of step): its codes stop at once and it comes back
     to the desk to be programmed again. Four-eyes: a supervisor or admin approves; the owner can be
     neither operator. The owner keeps their recovery codes (what they use meanwhile). Counts as a

@@ -47,13 +47,21 @@ def check_owner(db: sqlite_utils.Database, owner: str, at: datetime) -> str | No
 
 def replaces(db: sqlite_utils.Database, owner: str) -> dict | None:
     """The owner's lost or damaged token that a new issue would replace (an open incident), if any."""
-    row = db.execute("SELECT serial, kind FROM incidents WHERE owner = ? AND replaced_at IS NULL ORDER BY seq"
-                     " LIMIT 1", [owner]).fetchone()
+    row = db.execute(
+        "SELECT serial, kind FROM incidents WHERE owner = ? AND replaced_at IS NULL ORDER BY seq LIMIT 1",
+        [owner],
+    ).fetchone()
     return None if row is None else {"serial": row[0], "kind": row[1]}
 
 
 def check_issue(
-    db: sqlite_utils.Database, serial: str, owner: str, operator: Session, at: datetime, *, kind: str,
+    db: sqlite_utils.Database,
+    serial: str,
+    owner: str,
+    operator: Session,
+    at: datetime,
+    *,
+    kind: str,
     approver: Session | None = None,
 ) -> tuple[dict | None, str | None]:
     """(token row or None if the key is new to the inventory, owner's access end) or a refusal.
@@ -70,7 +78,8 @@ def check_issue(
     old = replaces(db, owner)
     if old is not None and approver is None:
         raise NotPermitted(
-            f"This issue replaces {owner}'s {old['kind']} token {old['serial']}: a second operator must approve it.",
+            f"This issue replaces {owner}'s {old['kind']} token {old['serial']}: a second operator must"
+            " approve it.",
             "A supervisor or admin (not the owner) signs in to approve the replacement.",
         )
     access_end = check_owner(db, owner, at)

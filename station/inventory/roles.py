@@ -150,8 +150,10 @@ def require_second(
     The approval is used up here: the same sign-in never approves a second action.
     """
     if not isinstance(second, Session):
-        raise NotSignedIn("This action needs a second operator, signed in to approve it.",
-                          "Ask a colleague to sign in as the second operator (id, PIN and a code).")
+        raise NotSignedIn(
+            "This action needs a second operator, signed in to approve it.",
+            "Ask a colleague to sign in as the second operator (id, PIN and a code).",
+        )
     if not second.approval:
         raise NotPermitted(
             "The second operator must sign in for this approval, not lend an open session.",

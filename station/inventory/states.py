@@ -118,11 +118,15 @@ def check(action: Action, token: dict) -> None:
     state = TokenState(token["status"])
     serial = token["serial"]
     if action is Action.TRANSFER and token.get("owner"):  # blocked, but still in its owner's hands
-        raise IllegalTransition(f"Token {serial} cannot be {_VERB[action]}: it is {describe(token)}.",
-                                "Its owner holds it: record the return first (station return), then move it.")
+        raise IllegalTransition(
+            f"Token {serial} cannot be {_VERB[action]}: it is {describe(token)}.",
+            "Its owner holds it: record the return first (station return), then move it.",
+        )
     if action is Action.RESET and not token.get("owner"):
-        raise IllegalTransition(f"Token {serial} cannot be reset: it is {describe(token)}, with no owner.",
-                                _hint(action, state, serial))
+        raise IllegalTransition(
+            f"Token {serial} cannot be reset: it is {describe(token)}, with no owner.",
+            _hint(action, state, serial),
+        )
     if state in ALLOWED[action]:
         return
     raise IllegalTransition(

@@ -18,20 +18,31 @@ from ..errors import NotPermitted
 from .sessions import Session
 
 
-def endorsements(station: Station, event_type: str, body: dict, *, actor: str, at: datetime,
-                 people: tuple[Session, ...]) -> tuple[Endorsement, ...]:
+def endorsements(
+    station: Station, event_type: str, body: dict, *, actor: str, at: datetime, people: tuple[Session, ...]
+) -> tuple[Endorsement, ...]:
     """Each person's endorsement of exactly this event (type, actor, time, body)."""
     out = []
     for person in people:
         if person.signer is None:
-            raise NotPermitted(f"{person.operator}'s sign-in carries no signing key.",
-                               "Sign in again with your PIN; an admin re-enrols operators without one.")
+            raise NotPermitted(
+                f"{person.operator}'s sign-in carries no signing key.",
+                "Sign in again with your PIN; an admin re-enrols operators without one.",
+            )
         out.append(endorse(person.signer, station.ledger.origin, event_type, actor, at, body))
     return tuple(out)
 
 
-def append_two_person(tx: object, station: Station, event_type: str, body: dict, *, first: Session,
-                      second: Session, at: datetime) -> object:
+def append_two_person(
+    tx: object,
+    station: Station,
+    event_type: str,
+    body: dict,
+    *,
+    first: Session,
+    second: Session,
+    at: datetime,
+) -> object:
     """Append a four-eyes event naming the second operator, endorsed by both."""
     body = {**body, "second_operator": second.operator}
     sigs = endorsements(station, event_type, body, actor=first.operator, at=at, people=(first, second))

@@ -39,9 +39,11 @@ class Envelope:
     codes: tuple[str, ...] = field(repr=False)
 
     def text(self) -> str:
-        return (f"BREAK-GLASS ENVELOPE for this station (operator id: {self.operator})\n"
-                f"Part 1, PIN: {self.pin}\n"
-                "Part 2, one-time codes (each works once):\n" + "\n".join(f"  {c}" for c in self.codes))
+        return (
+            f"BREAK-GLASS ENVELOPE for this station (operator id: {self.operator})\n"
+            f"Part 1, PIN: {self.pin}\n"
+            "Part 2, one-time codes (each works once):\n" + "\n".join(f"  {c}" for c in self.codes)
+        )
 
 
 def _new_pin() -> str:
@@ -53,12 +55,17 @@ def _new_pin() -> str:
             continue
 
 
-def write_envelope(tx: object, station: Station, *, actor: str, at: datetime,
-                   cost: HashCost = DEFAULT_COST) -> Envelope:
+def write_envelope(
+    tx: object, station: Station, *, actor: str, at: datetime, cost: HashCost = DEFAULT_COST
+) -> Envelope:
     """Enrol the break-glass operator if new, and give it fresh credentials (inside `tx`)."""
     if tx.db.execute("SELECT 1 FROM operators WHERE id = ?", [BREAK_GLASS_ID]).fetchone() is None:
-        tx.append("operator.enrolled", {"operator": BREAK_GLASS_ID, "name": "Break-glass admin", "roles": ROLES,
-                                        "break_glass": True}, actor=actor, at=at)
+        tx.append(
+            "operator.enrolled",
+            {"operator": BREAK_GLASS_ID, "name": "Break-glass admin", "roles": ROLES, "break_glass": True},
+            actor=actor,
+            at=at,
+        )
     codes, code_set = issue_recovery_codes(at, count=CODE_COUNT, cost=cost)
     pin = _new_pin()
     token = OperatorToken("code-list", json.dumps(code_set.to_json()).encode())
@@ -74,9 +81,12 @@ def reissue_envelope(station: Station, *, operator: Session, approver: Session, 
         require(tx.db, operator, "enrol", now)
         require_second(tx.db, operator, approver, "approve_supervisor", now, owner=BREAK_GLASS_ID)
         envelope = write_envelope(tx, station, actor=operator.operator, at=now)
-        tx.append("operator.break_glass_reissued", {"operator": BREAK_GLASS_ID, "reason": reason,
-                                                    "second_operator": approver.operator},
-                  actor=operator.operator, at=now)
+        tx.append(
+            "operator.break_glass_reissued",
+            {"operator": BREAK_GLASS_ID, "reason": reason, "second_operator": approver.operator},
+            actor=operator.operator,
+            at=now,
+        )
     return envelope
 
 
@@ -111,4 +121,6 @@ def close_review(station: Station, review_id: str, *, operator: Session, note: s
             raise NotFound(f"There is no review {review_id}.", "List them: station review list.")
         if row[0] != "open":
             raise InputError(f"Review {review_id} is already closed.", "Nothing to do.")
-        return tx.append("review.closed", {"review": review_id, "note": note}, actor=operator.operator, at=now).seq
+        return tx.append(
+            "review.closed", {"review": review_id, "note": note}, actor=operator.operator, at=now
+        ).seq

@@ -60,8 +60,15 @@ class OperatorToken:
     serial: str | None = None
 
     def public(self) -> dict:
-        return {"kind": self.kind, "algorithm": self.algorithm, "digits": self.digits, "period": self.period,
-                "public_id": self.public_id, "serial": self.serial, "last_step": self.start}
+        return {
+            "kind": self.kind,
+            "algorithm": self.algorithm,
+            "digits": self.digits,
+            "period": self.period,
+            "public_id": self.public_id,
+            "serial": self.serial,
+            "last_step": self.start,
+        }
 
 
 def token_from_otpauth(text: str) -> OperatorToken:
@@ -71,12 +78,16 @@ def token_from_otpauth(text: str) -> OperatorToken:
 
     result = parse_otpauth_uris(text.strip().encode())
     if len(result.seeds) != 1:
-        raise InputError("The token file must hold exactly one otpauth:// URI.",
-                         "Give the URI of the operator's own token, one line.")
+        raise InputError(
+            "The token file must hold exactly one otpauth:// URI.",
+            "Give the URI of the operator's own token, one line.",
+        )
     seed = result.seeds[0]
     if seed.kind not in (OtpKind.TOTP, OtpKind.HOTP) or seed.digits not in (6, 7, 8) or len(seed.secret) < 16:
-        raise InputError("The operator's token must be TOTP or HOTP, 6 to 8 digits, with a secret of 128 bits"
-                         " or more.", "Use another token for this operator.")
+        raise InputError(
+            "The operator's token must be TOTP or HOTP, 6 to 8 digits, with a secret of 128 bits or more.",
+            "Use another token for this operator.",
+        )
     if seed.kind is OtpKind.TOTP:
         if seed.period not in (30, 60):
             raise InputError("The token's period must be 30 or 60 seconds.", "Use another token.")
@@ -91,8 +102,9 @@ def serial_public_id(serial: int) -> bytes:
     return b"\xff\x00" + serial.to_bytes(4, "big")
 
 
-def program_yubikey_token(bus: KeyBus, serial: int | str, operator_id: str, kind: str = "yubico-otp"
-                          ) -> OperatorToken:
+def program_yubikey_token(
+    bus: KeyBus, serial: int | str, operator_id: str, kind: str = "yubico-otp"
+) -> OperatorToken:
     """Write a fresh operator credential onto a present YubiKey; the secret is returned, never shown."""
     serial = yubikey_serial(serial)
     try:
@@ -100,8 +112,12 @@ def program_yubikey_token(bus: KeyBus, serial: int | str, operator_id: str, kind
             public_id, private_id, aes_key = serial_public_id(serial), os.urandom(6), os.urandom(16)
             with open_otp(serial, bus) as key:
                 key.put_yubico_otp(OTP_SLOT, public_id, private_id, aes_key)
-            return OperatorToken("yubico-otp", yubico_secret(private_id, aes_key), public_id=public_id.hex(),
-                                 serial=str(serial))
+            return OperatorToken(
+                "yubico-otp",
+                yubico_secret(private_id, aes_key),
+                public_id=public_id.hex(),
+                serial=str(serial),
+            )
         if kind == "totp":
             seed = os.urandom(20)
             spec = TotpSpec(OPERATOR_ISSUER, operator_id, seed)
@@ -111,7 +127,9 @@ def program_yubikey_token(bus: KeyBus, serial: int | str, operator_id: str, kind
             return OperatorToken("totp", seed, "SHA1", 6, 30, serial=str(serial))
     except DriverError as exc:
         raise DeviceError(exc.message, exc.hint) from exc
-    raise InputError(f"{kind!r} cannot be written to a YubiKey as an operator token.", "Use yubico-otp or totp.")
+    raise InputError(
+        f"{kind!r} cannot be written to a YubiKey as an operator token.", "Use yubico-otp or totp."
+    )
 
 
 def signer_name(operator_id: str) -> str:
@@ -121,14 +139,23 @@ def signer_name(operator_id: str) -> str:
 
 
 def write_credentials(
-    tx: object, station: Station, operator_id: str, pin: str, token: OperatorToken, *, actor: str,
-    at: datetime, cost: HashCost = DEFAULT_COST,
+    tx: object,
+    station: Station,
+    operator_id: str,
+    pin: str,
+    token: OperatorToken,
+    *,
+    actor: str,
+    at: datetime,
+    cost: HashCost = DEFAULT_COST,
 ) -> None:
     """Seal PIN and token, enrol a new signing key, record it: inside the caller's transaction."""
     if station.vault is None:
         raise InputError("The station is open read-only.", "Open it with the vault passphrase.")
     if token.kind not in TOKEN_KINDS:
-        raise InputError(f"{token.kind!r} is not an operator token kind.", f"Use one of {', '.join(TOKEN_KINDS)}.")
+        raise InputError(
+            f"{token.kind!r} is not an operator token kind.", f"Use one of {', '.join(TOKEN_KINDS)}."
+        )
     db = tx.db
     key = generate_key()
     pin_record_id = f"operator/{operator_id}/pin/{os.urandom(4).hex()}"
@@ -136,24 +163,39 @@ def write_credentials(
     token_record_id = f"operator/{operator_id}/token/{token_id}"
     pin_blob = make_pin_record(pin, operator_id, private_key_to_bytes(key), cost).to_bytes()
     for record_id, secret in ((pin_record_id, pin_blob), (token_record_id, token.secret)):
-        db.execute("INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
-                   [record_id, station.vault.seal(record_id, secret), rfc3339(at)])
+        db.execute(
+            "INSERT INTO vault_records (id, blob, created_at) VALUES (?, ?, ?)",
+            [record_id, station.vault.seal(record_id, secret), rfc3339(at)],
+        )
     signer = Signer(signer_name(operator_id), key)
     vkey = signer.verifier().vkey()
     old = db.execute("SELECT signer_key FROM operators WHERE id = ?", [operator_id]).fetchone()
     if old and old[0]:
-        tx.retire_signer(old[0], actor=actor, at=at, details={"operator": operator_id, "reason": "credentials replaced"})
+        tx.retire_signer(
+            old[0], actor=actor, at=at, details={"operator": operator_id, "reason": "credentials replaced"}
+        )
     details = {"operator": operator_id}
-    proof = endorse(signer, station.ledger.origin, "ledger.signer_enrolled", actor, at, {**details, "key": vkey})
+    proof = endorse(
+        signer, station.ledger.origin, "ledger.signer_enrolled", actor, at, {**details, "key": vkey}
+    )
     tx.enrol_signer(vkey, proof, actor=actor, at=at, details=details)
-    body = {"operator": operator_id, "pin_record": pin_record_id, "signer": vkey,
-            "token": {**token.public(), "id": token_id, "vault_record": token_record_id}}
+    body = {
+        "operator": operator_id,
+        "pin_record": pin_record_id,
+        "signer": vkey,
+        "token": {**token.public(), "id": token_id, "vault_record": token_record_id},
+    }
     tx.append("operator.credentials_set", body, actor=actor, at=at)
     sessions.end_all(db, operator_id, at, "credentials replaced")
 
 
 def set_credentials(
-    station: Station, operator_id: str, *, pin: str, token: OperatorToken, operator: sessions.Session,
+    station: Station,
+    operator_id: str,
+    *,
+    pin: str,
+    token: OperatorToken,
+    operator: sessions.Session,
     cost: HashCost = DEFAULT_COST,
 ) -> int:
     """An admin gives an enrolled operator a (new) PIN and token. Returns the ledger seq."""
@@ -162,9 +204,11 @@ def set_credentials(
         admin = require(tx.db, operator, "enrol", station.now())
         target = find_operator(tx.db, operator_id)
         if target is None:
-            raise NotFound(f"{operator_id} is not an enrolled operator.", "Enrol them first: station operator add.")
+            raise NotFound(
+                f"{operator_id} is not an enrolled operator.", "Enrol them first: station operator add."
+            )
         if target.id == admin.id:
-            # Your own token and PIN come from another admin, so no one can quietly swap their own second factor.
+            # Your own token and PIN come from another admin, so nobody quietly swaps their own factors.
             raise InputError("You cannot set your own PIN and token.", "Ask another admin.")
         write_credentials(tx, station, operator_id, pin, token, actor=admin.id, at=station.now(), cost=cost)
         return tx.appended[-1].seq

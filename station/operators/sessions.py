@@ -87,8 +87,15 @@ def _signer_key(token: bytes, salt: bytes) -> bytes:
 
 
 def create(
-    db: sqlite_utils.Database, operator: str, at: datetime, *, idle: timedelta, lifetime: timedelta,
-    purpose: str = WORK, break_glass: bool = False, signer: Signer | None = None,
+    db: sqlite_utils.Database,
+    operator: str,
+    at: datetime,
+    *,
+    idle: timedelta,
+    lifetime: timedelta,
+    purpose: str = WORK,
+    break_glass: bool = False,
+    signer: Signer | None = None,
 ) -> Session:
     """Start a session (inside the sign-in's transaction); the token exists only in the returned value."""
     session_id, token = os.urandom(8).hex(), os.urandom(TOKEN_BYTES)
@@ -97,15 +104,27 @@ def create(
         nonce = os.urandom(12)
         raw = private_key_to_bytes(signer.private_key)
         sealed = nonce + AESGCM(_signer_key(token, session_id.encode())).encrypt(
-            nonce, signer.name.encode() + b"\n" + raw, session_id.encode())
+            nonce, signer.name.encode() + b"\n" + raw, session_id.encode()
+        )
     db.execute(
         f"INSERT INTO {TABLE} (id, token_hash, operator, purpose, break_glass, started_at, last_seen,"  # noqa: S608
         " idle_seconds, expires_at, sealed_signer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [session_id, _hash(token), operator, purpose, int(break_glass), rfc3339(at), rfc3339(at),
-         int(idle.total_seconds()), rfc3339(at + lifetime), sealed],
+        [
+            session_id,
+            _hash(token),
+            operator,
+            purpose,
+            int(break_glass),
+            rfc3339(at),
+            rfc3339(at),
+            int(idle.total_seconds()),
+            rfc3339(at + lifetime),
+            sealed,
+        ],
     )
-    return Session(session_id, operator, at.astimezone(UTC).replace(microsecond=0), purpose, break_glass,
-                   token, signer)
+    return Session(
+        session_id, operator, at.astimezone(UTC).replace(microsecond=0), purpose, break_glass, token, signer
+    )
 
 
 def _parse(text: str) -> datetime:
@@ -119,19 +138,27 @@ def _row(db: sqlite_utils.Database, session_id: str) -> dict | None:
 
 
 def _refuse(operator: str, why: str) -> NotSignedIn:
-    return NotSignedIn(f"{operator} is not signed in: {why}.",
-                       "Sign in again with your operator id, PIN and a code from your token.")
+    return NotSignedIn(
+        f"{operator} is not signed in: {why}.",
+        "Sign in again with your operator id, PIN and a code from your token.",
+    )
 
 
 def check(db: sqlite_utils.Database, session: object, at: datetime, *, touch: bool = True) -> None:
     """Refuse anything but a live session of this station; note the activity (idle timer)."""
     if not isinstance(session, Session):
-        raise NotSignedIn("No operator is signed in for this action.",
-                          "Sign in with your operator id, PIN and a code from your token (scripts: see the"
-                          " README, 'Scripts').")
+        raise NotSignedIn(
+            "No operator is signed in for this action.",
+            "Sign in with your operator id, PIN and a code from your token (scripts: see the"
+            " README, 'Scripts').",
+        )
     row = _row(db, session.id)
-    if row is None or not hmac.compare_digest(row["token_hash"], _hash(session.token)) \
-            or row["operator"] != session.operator or row["purpose"] != session.purpose:
+    if (
+        row is None
+        or not hmac.compare_digest(row["token_hash"], _hash(session.token))
+        or row["operator"] != session.operator
+        or row["purpose"] != session.purpose
+    ):
         raise _refuse(session.operator, "this sign-in is not known to this station")
     if row["ended_at"] is not None:
         raise _refuse(session.operator, f"the session ended ({row['end_reason']})")
@@ -148,14 +175,18 @@ def check(db: sqlite_utils.Database, session: object, at: datetime, *, touch: bo
 
 
 def end(db: sqlite_utils.Database, session_id: str, at: datetime, reason: str) -> None:
-    db.execute(f"UPDATE {TABLE} SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",  # noqa: S608
-               [rfc3339(at), reason, session_id])
+    db.execute(
+        f"UPDATE {TABLE} SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",  # noqa: S608
+        [rfc3339(at), reason, session_id],
+    )
 
 
 def end_all(db: sqlite_utils.Database, operator: str, at: datetime, reason: str) -> int:
     """End every live session of an operator (locked, deactivated, credentials replaced)."""
-    cur = db.execute(f"UPDATE {TABLE} SET ended_at = ?, end_reason = ? WHERE operator = ? AND ended_at IS NULL",  # noqa: S608
-                     [rfc3339(at), reason, operator])
+    cur = db.execute(
+        f"UPDATE {TABLE} SET ended_at = ?, end_reason = ? WHERE operator = ? AND ended_at IS NULL",  # noqa: S608
+        [rfc3339(at), reason, operator],
+    )
     return cur.rowcount
 
 
@@ -170,26 +201,39 @@ def resume(db: sqlite_utils.Database, exported: str, at: datetime) -> Session:
         session_id, token_text = exported.strip().split(".", 1)
         token = base64.urlsafe_b64decode(token_text + "=" * (-len(token_text) % 4))
     except (ValueError, binascii.Error):
-        raise NotSignedIn("STATION_SESSION is not a session from 'station login'.",
-                          "Sign in again: eval \"$(station login)\".") from None
+        raise NotSignedIn(
+            "STATION_SESSION is not a session from 'station login'.",
+            'Sign in again: eval "$(station login)".',
+        ) from None
     row = _row(db, session_id)
     if row is None or not hmac.compare_digest(row["token_hash"], _hash(token)):
-        raise NotSignedIn("STATION_SESSION is not a live session of this station.",
-                          "Sign in again: eval \"$(station login)\".")
+        raise NotSignedIn(
+            "STATION_SESSION is not a live session of this station.",
+            'Sign in again: eval "$(station login)".',
+        )
     if row["purpose"] != WORK:
-        raise NotSignedIn("An approval cannot be passed on as a session.",
-                          "The second operator signs in for each approval.")
+        raise NotSignedIn(
+            "An approval cannot be passed on as a session.", "The second operator signs in for each approval."
+        )
     signer = None
     if row["sealed_signer"] is not None:
         blob = row["sealed_signer"]
         try:
-            plain = AESGCM(_signer_key(token, session_id.encode())).decrypt(blob[:12], blob[12:],
-                                                                             session_id.encode())
+            plain = AESGCM(_signer_key(token, session_id.encode())).decrypt(
+                blob[:12], blob[12:], session_id.encode()
+            )
         except InvalidTag:
             raise NotSignedIn("STATION_SESSION does not match its record.", "Sign in again.") from None
         name, raw = plain.split(b"\n", 1)
         signer = Signer(name.decode(), private_key_from_bytes(raw))
-    session = Session(session_id, row["operator"], _parse(row["started_at"]), row["purpose"],
-                      bool(row["break_glass"]), token, signer)
+    session = Session(
+        session_id,
+        row["operator"],
+        _parse(row["started_at"]),
+        row["purpose"],
+        bool(row["break_glass"]),
+        token,
+        signer,
+    )
     check(db, session, at)
     return session

@@ -47,13 +47,16 @@ def _operator_row(station: Station, operator_id: str) -> dict | None:
         "SELECT o.status, o.failures, o.locked_until, o.break_glass, t.kind, t.vault_record, t.pin_record,"
         " t.algorithm, t.digits, t.period, t.public_id, t.last_step, t.drift, t.usage_counter,"
         " t.session_counter, t.used_codes FROM operators o LEFT JOIN operator_tokens t ON t.operator = o.id"
-        " WHERE o.id = ?", [operator_id])
+        " WHERE o.id = ?",
+        [operator_id],
+    )
     row = cur.fetchone()
     return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
 
 
-def _record_failure(station: Station, operator_id: str | None, reason: str, row: dict | None,
-                    *, count: bool) -> tuple[int, str | None]:
+def _record_failure(
+    station: Station, operator_id: str | None, reason: str, row: dict | None, *, count: bool
+) -> tuple[int, str | None]:
     """Record a failed attempt; (failures, locked_until) after it."""
     now = station.now()
     body: dict = {"operator": operator_id, "reason": reason}
@@ -74,7 +77,8 @@ def _generic_failure(station: Station, failures: int, until: str | None) -> Sign
         return SignInFailed(
             f"Sign-in refused: the PIN or the code is wrong. After {failures} failed attempts the operator"
             f" must wait {wait} s before the next one.",
-            "Check your operator id, type the PIN again and a fresh code; each further failure doubles the wait.",
+            "Check your operator id, type the PIN again and a fresh code; each further failure doubles"
+            " the wait.",
         )
     left = max(policy.lockout_free_attempts - failures, 0)
     return SignInFailed(
@@ -98,29 +102,38 @@ def sign_in(station: Station, operator_id: str, pin: str, code: str, *, purpose:
     if row is None:
         # The typed id is not recorded: a PIN typed into the wrong field must not reach the ledger.
         _record_failure(station, None, "unknown operator", None, count=False)
-        raise SignInFailed("Sign-in refused: the PIN or the code is wrong.",
-                           "Check your operator id, then type the PIN and a fresh code again.")
+        raise SignInFailed(
+            "Sign-in refused: the PIN or the code is wrong.",
+            "Check your operator id, then type the PIN and a fresh code again.",
+        )
     if row["status"] != "active":
         _record_failure(station, operator_id, row["status"], row, count=False)
-        raise NotPermitted(f"Operator {operator_id} is {row['status']}: they cannot sign in.",
-                           "An admin and a second operator unlock a locked operator (station operator unlock).")
+        raise NotPermitted(
+            f"Operator {operator_id} is {row['status']}: they cannot sign in.",
+            "An admin and a second operator unlock a locked operator (station operator unlock).",
+        )
     if row["locked_until"] is not None and now < _parse(row["locked_until"]):
         _record_failure(station, operator_id, "locked out", row, count=False)
         wait = int((_parse(row["locked_until"]) - now).total_seconds())
-        raise LockedOut(f"{operator_id} is locked out after {row['failures']} failed sign-ins, for another"
-                        f" {wait} s (until {row['locked_until']}).",
-                        "Wait, then sign in with the right PIN and a fresh code; an admin and a second"
-                        " operator can unlock sooner.")
+        raise LockedOut(
+            f"{operator_id} is locked out after {row['failures']} failed sign-ins, for another"
+            f" {wait} s (until {row['locked_until']}).",
+            "Wait, then sign in with the right PIN and a fresh code; an admin and a second"
+            " operator can unlock sooner.",
+        )
     if row["kind"] is None:
-        raise NotPermitted(f"{operator_id} has no PIN and token enrolled yet.",
-                           f"An admin enrols them: station operator credentials {operator_id}.")
+        raise NotPermitted(
+            f"{operator_id} has no PIN and token enrolled yet.",
+            f"An admin enrols them: station operator credentials {operator_id}.",
+        )
     checked = code_check.check(row["kind"], row, station.secret(row["vault_record"]), code, now, policy)
     if isinstance(checked.result, Malformed):
         raise InputError(checked.result.message, checked.result.hint)
     signer_raw = open_with_pin(PinRecord.from_bytes(station.secret(row["pin_record"])), pin, operator_id)
     if signer_raw is None or not checked.ok:
         parts = ([] if signer_raw is not None else ["wrong pin"]) + (
-            [] if checked.ok else [f"code: {checked.result.reason}"])
+            [] if checked.ok else [f"code: {checked.result.reason}"]
+        )
         failures, until = _record_failure(station, operator_id, "; ".join(parts), row, count=True)
         raise _generic_failure(station, failures, until)
     signer = Signer(signer_name(operator_id), private_key_from_bytes(signer_raw))
@@ -128,10 +141,23 @@ def sign_in(station: Station, operator_id: str, pin: str, code: str, *, purpose:
     idle = timedelta(minutes=policy.approval_minutes if approval else policy.idle_minutes)
     lifetime = idle if approval else timedelta(hours=policy.session_hours)
     with station.record() as tx:
-        session = sessions.create(tx.db, operator_id, now, idle=idle, lifetime=lifetime, purpose=purpose,
-                                  break_glass=bool(row["break_glass"]), signer=signer)
-        body = {"operator": operator_id, "session": session.id, "purpose": purpose,
-                "break_glass": bool(row["break_glass"]), "token_state": checked.state}
+        session = sessions.create(
+            tx.db,
+            operator_id,
+            now,
+            idle=idle,
+            lifetime=lifetime,
+            purpose=purpose,
+            break_glass=bool(row["break_glass"]),
+            signer=signer,
+        )
+        body = {
+            "operator": operator_id,
+            "session": session.id,
+            "purpose": purpose,
+            "break_glass": bool(row["break_glass"]),
+            "token_state": checked.state,
+        }
         tx.append("operator.signed_in", body, actor=operator_id, at=now)
     return session
 
@@ -148,8 +174,12 @@ def sign_out(station: Station, session: Session, reason: str = "signed out") -> 
         if not sessions.live(tx.db, session):
             return False
         sessions.end(tx.db, session.id, now, reason)
-        tx.append("operator.signed_out", {"operator": session.operator, "session": session.id, "reason": reason},
-                  actor=session.operator, at=now)
+        tx.append(
+            "operator.signed_out",
+            {"operator": session.operator, "session": session.id, "reason": reason},
+            actor=session.operator,
+            at=now,
+        )
     return True
 
 

@@ -35,8 +35,10 @@ async def wait_until(pilot: Pilot, condition: Callable[[], object], what: str, t
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; screen {type(pilot.app.screen).__name__}"
-                        f" {[p.plain for p in pilot.app.screen.query(ResultPanel)]}")
+            pytest.fail(
+                f"timed out after {timeout:.0f}s waiting for {what}; screen {type(pilot.app.screen).__name__}"
+                f" {[p.plain for p in pilot.app.screen.query(ResultPanel)]}"
+            )
         await pilot.pause(0.05)
 
 
@@ -75,7 +77,11 @@ async def type_into(pilot: Pilot, selector: str, text: str) -> None:
 
 
 async def sign_in(pilot: Pilot, desk, who: str, pin: str | None = None, code: str | None = None) -> None:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, SignInScreen), "the sign-in screen")
+    await wait_until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, SignInScreen) and pilot.app.screen.query("#signin-id"),
+        "the sign-in screen",
+    )
     await type_into(pilot, "#signin-id", who)
     await type_into(pilot, "#signin-pin", pin if pin is not None else ot.pin(who))
     await type_into(pilot, "#signin-code", code if code is not None else desk.codes.next(who))
@@ -84,13 +90,20 @@ async def sign_in(pilot: Pilot, desk, who: str, pin: str | None = None, code: st
 
 async def signed_in(pilot: Pilot, desk, who: str) -> MainScreen:
     await sign_in(pilot, desk, who)
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen)
-                     and pilot.app.screen.query(TabbedContent), f"{who} at the desk")
+    await wait_until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, MainScreen) and pilot.app.screen.query(TabbedContent),
+        f"{who} at the desk",
+    )
     return pilot.app.screen
 
 
 async def approve_as(pilot: Pilot, desk, who: str) -> None:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApproveScreen), "the approval dialog")
+    await wait_until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, ApproveScreen) and pilot.app.screen.query("#approve-id"),
+        "the approval dialog",
+    )
     await type_into(pilot, "#approve-id", who)
     await type_into(pilot, "#approve-pin", ot.pin(who))
     await type_into(pilot, "#approve-code", desk.codes.next(who))
@@ -117,9 +130,13 @@ async def test_sign_in_refuses_a_wrong_pin_then_shows_only_what_the_role_may_do(
         main = await signed_in(pilot, station, "hank")
         assert main.tabs == ["issue", "verify", "temporary", "operators"]
     kinds = [(e.type, e.body.get("reason")) for e in entries(station) if e.type.startswith("operator.sign")]
-    assert kinds[-5:] == [("operator.sign_in_failed", "wrong pin"), ("operator.signed_in", None),
-                          ("operator.signed_out", "signed out"), ("operator.signed_in", None),
-                          ("operator.signed_out", "kiosk closed")]
+    assert kinds[-5:] == [
+        ("operator.sign_in_failed", "wrong pin"),
+        ("operator.signed_in", None),
+        ("operator.signed_out", "signed out"),
+        ("operator.signed_in", None),
+        ("operator.signed_out", "kiosk closed"),
+    ]
 
 
 async def test_failures_lock_the_operator_out_and_a_locked_operator_cannot_sign_in(station):
@@ -136,16 +153,22 @@ async def test_failures_lock_the_operator_out_and_a_locked_operator_cannot_sign_
         result = panel(app, "signin-result")
         await wait_until(pilot, lambda: result.outcome == "error", "the refusal")
         assert "dave is locked: they cannot sign in" in result.plain
-        for attempt in range(3):
+        for _ in range(3):
             before = result.plain
             await sign_in(pilot, station, "carol", pin="wrong-pin-123")
-            await wait_until(pilot, lambda b=before: result.plain != b and result.outcome == "error", "a refusal")
+            await wait_until(
+                pilot, lambda b=before: result.plain != b and result.outcome == "error", "a refusal"
+            )
         assert "must wait 30 s" in result.plain
         await sign_in(pilot, station, "carol")  # the right PIN and code, but too soon
         await wait_until(pilot, lambda: "locked out" in result.plain, "the lockout")
         station.clock.advance(seconds=31)
         await signed_in(pilot, station, "carol")
-    failed = [e.body for e in entries(station) if e.type == "operator.sign_in_failed" and e.body["operator"] == "carol"]
+    failed = [
+        e.body
+        for e in entries(station)
+        if e.type == "operator.sign_in_failed" and e.body["operator"] == "carol"
+    ]
     assert [b.get("failures") for b in failed] == [1, 2, 3, None]
     assert failed[2]["locked_until"] == "2026-12-03T09:00:30Z" and failed[3]["reason"] == "locked out"
 
@@ -155,7 +178,7 @@ async def test_inactivity_signs_the_operator_out(station):
     async with app.run_test(size=SIZE) as pilot:
         await signed_in(pilot, station, "carol")
         station.clock.advance(minutes=9)
-        app.check_inactivity()
+        await app.check_inactivity()
         assert isinstance(app.screen, MainScreen)
         station.clock.advance(minutes=1)
         await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "the inactivity lock")
@@ -181,8 +204,13 @@ async def test_issue_on_a_virtual_key_and_verify_its_code_in_the_kiosk(station):
         assert result.outcome == "success", result.plain
         table = main.query_one("#key-table", DataTable)
         await wait_until(pilot, lambda: str(table.get_row_at(0)[1]) == "alice", "the holder shown")
-        await wait_until(pilot, lambda: not [w for w in main.query_one("#keys").workers if w.is_running
-                                             and w.group == "key-refresh"], "key refreshes to settle")
+        await wait_until(
+            pilot,
+            lambda: (
+                not [w for w in main.query_one("#keys").workers if w.is_running and w.group == "key-refresh"]
+            ),
+            "key refreshes to settle",
+        )
         oath = OathSession(VirtualConnection(key))
         cred = next(c for c in oath.list_credentials() if c.id == b"Token Station:alice")
         code = oath.calculate_code(cred, int(station.clock().timestamp())).value
@@ -193,7 +221,9 @@ async def test_issue_on_a_virtual_key_and_verify_its_code_in_the_kiosk(station):
             await type_into(pilot, "#verify-owner", "alice")
             await type_into(pilot, "#verify-code", typed)
             await pilot.press("enter")
-            await wait_until(pilot, lambda b=before: verified.plain != b and verified.outcome != "busy", "the check")
+            await wait_until(
+                pilot, lambda b=before: verified.plain != b and verified.outcome != "busy", "the check"
+            )
             assert verified.plain.startswith(outcome), verified.plain
         assert "already used" in verified.plain
         before = verified.plain
@@ -217,12 +247,18 @@ async def test_temporary_access_in_the_kiosk_needs_another_person_than_granter_a
         await type_into(pilot, "#temp-owner", "sam")
         await type_into(pilot, "#temp-reason", "left his key at home")
         await pilot.click("#temp-button")
-        for who, says in (("hank", "cannot be both operators"), ("sam", "is the person this action is about")):
+        for who, says in (
+            ("hank", "cannot be both operators"),
+            ("sam", "is the person this action is about"),
+        ):
             await approve_as(pilot, station, who)  # they sign in; the station refuses them as approver
             await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "back at the desk")
             result = panel(app, "temp-result")
-            await wait_until(pilot, lambda s=says: result.outcome == "error" and s in result.plain,
-                             f"{who} refused as approver")
+            await wait_until(
+                pilot,
+                lambda s=says, r=result: r.outcome == "error" and s in r.plain,
+                f"{who} refused as approver",
+            )
             await pilot.click("#temp-button")
         await approve_as(pilot, station, "carol")
         result = panel(app, "temp-result")
@@ -231,7 +267,9 @@ async def test_temporary_access_in_the_kiosk_needs_another_person_than_granter_a
         assert main.query_one("#temp-owner", Input).value == ""
     granted = [e for e in entries(station) if e.type == "temporary.granted"]
     assert len(granted) == 1 and granted[0].body["second_operator"] == "carol" and len(granted[0].sigs) == 2
-    assert all(code not in e.raw.decode() and code.replace("-", "") not in e.raw.decode() for e in entries(station))
+    assert all(
+        code not in e.raw.decode() and code.replace("-", "") not in e.raw.decode() for e in entries(station)
+    )
 
 
 async def test_unlocking_an_operator_in_the_kiosk_takes_a_second_operator(station):

@@ -43,8 +43,11 @@ def test_json_flag_before_or_after_the_verb_and_json_errors(data):
     rejected = run("verify", "--json", "--owner", "nobody", "--code", "123456", as_="carol")
     assert rejected.returncode == 3
     assert json.loads(rejected.stdout) == {
-        "ok": False, "exit_code": 3, "error": "nobody has no active OATH token at this station.",
-        "hint": "Check the owner id, or issue a token first."}
+        "ok": False,
+        "exit_code": 3,
+        "error": "nobody has no active OATH token at this station.",
+        "hint": "Check the owner id, or issue a token first.",
+    }
 
 
 def test_wrong_passphrase_changes_nothing(data):

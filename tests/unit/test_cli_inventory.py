@@ -24,8 +24,16 @@ DIRECTORY = (
 )
 
 
-READ_ONLY = {("report",), ("token", "show"), ("audit", "show"), ("spares", "show"),
-             ("operator", "list"), ("ledger", "show"), ("site", "list"), ("location", "list")}
+READ_ONLY = {
+    ("report",),
+    ("token", "show"),
+    ("audit", "show"),
+    ("spares", "show"),
+    ("operator", "list"),
+    ("ledger", "show"),
+    ("site", "list"),
+    ("location", "list"),
+}
 
 
 def reads_only(args) -> bool:
@@ -66,7 +74,16 @@ def cli(tmp_path, monkeypatch, capsys):
         return json.loads(out) if out.strip().startswith(("{", "[")) else out
 
     monkeypatch.setenv("STATION_ADMIN_PIN", ot.pin("root"))
-    run("init", "--site", "branch-07", "--admin", "root", "--admin-token-uri", token_file("root"), operator=None)
+    run(
+        "init",
+        "--site",
+        "branch-07",
+        "--admin",
+        "root",
+        "--admin-token-uri",
+        token_file("root"),
+        operator=None,
+    )
     for who, role in (("carol", "custodian"), ("sam", "supervisor"), ("audrey", "auditor")):
         monkeypatch.setenv("STATION_NEW_PIN", ot.pin(who))
         run("operator", "add", who, "--role", role, "--token-uri", token_file(who))
@@ -115,7 +132,14 @@ def test_receive_return_transfer_lost_retire_and_rebuild_check(cli):
     illegal = cli("return", "--serial", "50000002", operator="carol", ok=1)
     assert "cannot be returned: it is in stock" in illegal["error"]
     moved = cli(
-        "transfer", "50000002", "50000003", "--to", "sam", "--reason", "night shift", operator="carol",
+        "transfer",
+        "50000002",
+        "50000003",
+        "--to",
+        "sam",
+        "--reason",
+        "night shift",
+        operator="carol",
         approver="sam",
     )
     assert moved["to_custodian"] == "sam" and moved["serials"] == ["50000002", "50000003"]

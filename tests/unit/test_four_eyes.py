@@ -7,7 +7,7 @@ operators endorse the event with their own keys, which `ledger verify` checks.""
 import json
 
 import pytest
-from desk_fixtures import ADMIN, approval, op
+from desk_fixtures import approval, op
 from station_cli import StationCli
 
 from ledger.signers import norm_key
@@ -27,7 +27,9 @@ def test_unlocking_an_operator_refuses_every_shortcut(desk):
     before = desk.station.ledger.size()
 
     def unlock(approver):
-        return unlock_operator(desk.station, "dave", operator=op("hank"), approver=approver, reason="badge found")
+        return unlock_operator(
+            desk.station, "dave", operator=op("hank"), approver=approver, reason="badge found"
+        )
 
     cases = [
         (approval("hank"), "cannot be both operators"),
@@ -47,8 +49,11 @@ def test_unlocking_an_operator_refuses_every_shortcut(desk):
         lock_operator(desk.station, "dave", operator=op("sam"), reason="again")
         unlock(sam)  # the same approval a second time
     entry = list(desk.station.ledger.entries(start=seq))[0]
-    signers = {e.body["key"]: e.body["operator"] for e in desk.station.ledger.entries()
-               if e.type == "ledger.signer_enrolled"}
+    signers = {
+        e.body["key"]: e.body["operator"]
+        for e in desk.station.ledger.entries()
+        if e.type == "ledger.signer_enrolled"
+    }
     assert sorted(signers[norm_key(s["key"])] for s in entry.sigs) == ["hank", "sam"]
     assert desk.station.ledger.verify(desk.station.public_keys()).ok
 
@@ -58,8 +63,11 @@ def test_a_replacement_needs_an_approver_who_is_not_the_owner(desk):
     issue_totp(desk.station, IssueRequest(SERIAL, "hank", op("carol")))
     lc.report_lost(desk.station, SERIAL, operator=op("carol"), reason="left on the train")
     desk.only(SERIAL + 1)
-    for approver, says in ((None, "replaces hank's lost token"), (approval("hank"), "the person this action"),
-                           (approval("carol"), "cannot be both operators")):
+    for approver, says in (
+        (None, "replaces hank's lost token"),
+        (approval("hank"), "the person this action"),
+        (approval("carol"), "cannot be both operators"),
+    ):
         with pytest.raises(NotPermitted, match=says):
             issue_totp(desk.station, IssueRequest(SERIAL + 1, "hank", op("carol")), approver=approver)
     issue_totp(desk.station, IssueRequest(SERIAL + 1, "hank", op("carol")), approver=approval("sam"))
@@ -75,19 +83,28 @@ def test_a_reset_needs_a_supervisor_and_not_the_owner(desk):
         lc.reset_token(desk.station, SERIAL, operator=op("carol"), approver=approval("sam"), reason="forgot")
     with pytest.raises(NotPermitted, match="needs the admin or supervisor role"):
         lc.reset_token(desk.station, SERIAL, operator=op("carol"), approver=approval("dave"), reason="forgot")
-    t = lc.reset_token(desk.station, SERIAL, operator=op("carol"), approver=approval("hank"), reason="doubted")
+    t = lc.reset_token(
+        desk.station, SERIAL, operator=op("carol"), approver=approval("hank"), reason="doubted"
+    )
     assert (t.event, t.token.status, t.token.owner) == ("token.reset", "returned", None)
     creds = desk.station.ledger.db.execute("SELECT status FROM credentials").fetchall()
     assert creds == [("revoked",)]
 
 
 def test_temporary_access_needs_a_second_operator_other_than_the_owner(desk):
-    for approver, says in ((approval("sam"), "both operators"), (approval("carol"), "the person this action")):
+    for approver, says in (
+        (approval("sam"), "both operators"),
+        (approval("carol"), "the person this action"),
+    ):
         with pytest.raises(NotPermitted, match=says):
             grant_temporary_access(desk.station, "carol", operator=op("sam"), approver=approver, reason="x")
     with pytest.raises(NotPermitted, match="may not temporary"):
-        grant_temporary_access(desk.station, "zoe", operator=op("carol"), approver=approval("sam"), reason="x")
-    grant = grant_temporary_access(desk.station, "zoe", operator=op("sam"), approver=approval("dave"), reason="x")
+        grant_temporary_access(
+            desk.station, "zoe", operator=op("carol"), approver=approval("sam"), reason="x"
+        )
+    grant = grant_temporary_access(
+        desk.station, "zoe", operator=op("sam"), approver=approval("dave"), reason="x"
+    )
     assert grant.code and grant.single_use is False
 
 
@@ -106,8 +123,18 @@ def test_four_eyes_cannot_be_bypassed_from_the_cli(cli):
     assert nobody.returncode == 2 and "needs a second operator" in nobody.stderr
     same = cli.run(*grant, "--approver", "sam", as_="sam", approver="sam")
     assert same.returncode == 1 and "cannot be both operators" in same.stderr
-    owner = cli.run("temporary", "grant", "--owner", "carol", "--reason", "x", "--approver", "carol",
-                    as_="sam", approver="carol")
+    owner = cli.run(
+        "temporary",
+        "grant",
+        "--owner",
+        "carol",
+        "--reason",
+        "x",
+        "--approver",
+        "carol",
+        as_="sam",
+        approver="carol",
+    )
     assert owner.returncode == 1 and "the person this action is about" in owner.stderr
     # A session from `station login` passed as the approver's is not an approval: there is no such input.
     login = cli.run("login", "--json", as_="carol")
@@ -119,11 +146,30 @@ def test_four_eyes_cannot_be_bypassed_from_the_cli(cli):
     code = json.loads(ok.stdout)["code"]
     # Unlocking an operator from the CLI: the locked operator cannot approve their own unlock.
     assert cli.run("operator", "lock", "carol", "--reason", "badge lost", as_="hank").returncode == 0
-    refused = cli.run("operator", "unlock", "carol", "--reason", "found", "--approver", "carol", as_="hank",
-                      approver="carol")
+    refused = cli.run(
+        "operator",
+        "unlock",
+        "carol",
+        "--reason",
+        "found",
+        "--approver",
+        "carol",
+        as_="hank",
+        approver="carol",
+    )
     assert refused.returncode == 1 and "carol is locked" in refused.stderr
-    done = cli.run("operator", "unlock", "carol", "--reason", "found", "--approver", "sam", "--json", as_="hank",
-                   approver="sam")
+    done = cli.run(
+        "operator",
+        "unlock",
+        "carol",
+        "--reason",
+        "found",
+        "--approver",
+        "sam",
+        "--json",
+        as_="hank",
+        approver="sam",
+    )
     assert done.returncode == 0 and json.loads(done.stdout)["approved_by"] == "sam"
     shown = json.loads(cli.run("ledger", "show", "--json").stdout)
     assert code not in json.dumps(shown) and code.replace("-", "") not in json.dumps(shown)

@@ -44,7 +44,9 @@ def test_issue_return_reissue_with_history(stocked):
     desk = stocked
     desk.insert(SERIAL + 1)
     issue_totp(desk.station, IssueRequest(SERIAL + 1, "alice", op("carol")))
-    t = lc.return_token(desk.station, SERIAL + 1, operator=op("dave"), location="b07-drawer", reason="leaving")
+    t = lc.return_token(
+        desk.station, SERIAL + 1, operator=op("dave"), location="b07-drawer", reason="leaving"
+    )
     assert (t.token.status, t.token.owner, t.token.custodian, t.token.location) == (
         "returned",
         None,
@@ -87,7 +89,14 @@ def test_illegal_transitions_are_refused_with_the_reason(stocked):
         transfer(desk.station, [s], operator=op("carol"), location="b07-drawer")
     with pytest.raises(IllegalTransition, match="cannot be unblocked"):
         lc.unblock(desk.station, s, operator=op("sam"), reason="x")
-    lc.retire(desk.station, s, operator=op("sam"), how="written_off", reason="never found", witness=approval("audrey"))
+    lc.retire(
+        desk.station,
+        s,
+        operator=op("sam"),
+        how="written_off",
+        reason="never found",
+        witness=approval("audrey"),
+    )
     with pytest.raises(IllegalTransition, match="retired") as err:
         lc.found(desk.station, s, operator=op("carol"), reason="turned up")
     with pytest.raises(NotFound, match="not in this station's inventory"):
@@ -124,10 +133,14 @@ def test_loss_damage_block_unblock_found_and_retire(stocked):
     assert (state(desk, s)["status"], state(desk, s)["owner"]) == ("returned", None)
     lc.report_damaged(desk.station, s, operator=op("dave"), reason="cracked case")
     with pytest.raises(NotPermitted, match="both operators"):
-        lc.retire(desk.station, s, operator=op("sam"), how="destroyed", reason="shredded", witness=approval("sam"))
+        lc.retire(
+            desk.station, s, operator=op("sam"), how="destroyed", reason="shredded", witness=approval("sam")
+        )
     with pytest.raises(InputError, match="not a way to retire"):
         lc.retire(desk.station, s, operator=op("sam"), how="burnt", reason="x")
-    lc.retire(desk.station, s, operator=op("sam"), how="destroyed", reason="shredded", witness=approval("carol"))
+    lc.retire(
+        desk.station, s, operator=op("sam"), how="destroyed", reason="shredded", witness=approval("carol")
+    )
     entry = last(desk)
     assert entry.type == "token.retired" and entry.body["second_operator"] == "carol"
 

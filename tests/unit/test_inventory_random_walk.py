@@ -8,10 +8,10 @@ the ledger alone must equal the live tables.
 """
 
 import base64
-from dataclasses import replace
 import hashlib
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pyotp
@@ -100,8 +100,10 @@ class Walk(RuleBasedStateMachine):
         for name in ("witness", "to_custodian", "approver"):
             if isinstance(kwargs.get(name), str):
                 kwargs[name] = self.approval(kwargs[name])
-        args = tuple(replace(a, custodian=self.session(a.custodian)) if isinstance(a, IssueRequest) else a
-                     for a in args)
+        args = tuple(
+            replace(a, custodian=self.session(a.custodian)) if isinstance(a, IssueRequest) else a
+            for a in args
+        )
         before = self.desk.station.ledger.size()
         try:
             fn(*args, **kwargs)
@@ -192,14 +194,21 @@ class Walk(RuleBasedStateMachine):
                     self.desk.bus.remove(self.desk.bus.key_in(reader))
             self.desk.bus.insert(key)
             # A replacement (the owner lost a token before) takes a second operator: hank approves.
-            done = self.attempt(legal, issue_totp, self.desk.station, IssueRequest(int(serial), owner, who),
-                                approver="hank")
+            done = self.attempt(
+                legal, issue_totp, self.desk.station, IssueRequest(int(serial), owner, who), approver="hank"
+            )
         else:
             step = int(self.clock.advance(seconds=0).timestamp()) // 30 + 1  # attempt() moves 31 s on
             code = pyotp.TOTP(base64.b32encode(SECRET).decode(), digest=hashlib.sha1).generate_otp(step)
             code = code if right_code else f"{(int(code) + 1) % 10**6:06d}"
             done = self.attempt(
-                legal, issue_classic, self.desk.station, serial, owner=owner, operator=who, code=code,
+                legal,
+                issue_classic,
+                self.desk.station,
+                serial,
+                owner=owner,
+                operator=who,
+                code=code,
                 approver="hank",
             )
         if done:

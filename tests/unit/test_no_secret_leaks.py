@@ -54,9 +54,15 @@ def spellings(secret: bytes | str) -> set[str]:
     """How a secret could be written down: raw, hex, base32, base64, modhex; codes with or without dashes."""
     if isinstance(secret, str):
         return {secret, secret.replace("-", ""), secret.lower(), secret.replace("-", "").lower()}
-    forms = {secret.hex(), secret.hex().upper(), base64.b32encode(secret).decode(),
-             base64.b32encode(secret).decode().rstrip("="), base64.b64encode(secret).decode(),
-             base64.urlsafe_b64encode(secret).decode().rstrip("="), modhex_encode(secret)}
+    forms = {
+        secret.hex(),
+        secret.hex().upper(),
+        base64.b32encode(secret).decode(),
+        base64.b32encode(secret).decode().rstrip("="),
+        base64.b64encode(secret).decode(),
+        base64.urlsafe_b64encode(secret).decode().rstrip("="),
+        modhex_encode(secret),
+    }
     try:
         forms.add(secret.decode("ascii"))
     except UnicodeDecodeError:
@@ -82,8 +88,15 @@ class Day:
         path.write_text(ot.otpauth(who))
         return str(path)
 
-    def __call__(self, *args: str, as_: str | None = None, approver: str | None = None, shows: str | None = None,
-                 ok: int = 0, env: dict | None = None) -> dict | list | str:
+    def __call__(
+        self,
+        *args: str,
+        as_: str | None = None,
+        approver: str | None = None,
+        shows: str | None = None,
+        ok: int = 0,
+        env: dict | None = None,
+    ) -> dict | list | str:
         if as_:
             self.mp.setenv("STATION_OPERATOR", as_)
             self.mp.setenv("STATION_OPERATOR_PIN", ot.pin(as_))
@@ -101,12 +114,14 @@ class Day:
             self.outputs.append(captured.err)
         else:
             self.outputs += [captured.out, captured.err]
-        for key in (env or {}):
+        for key in env or {}:
             self.mp.delenv(key)
         return json.loads(captured.out) if captured.out.strip().startswith(("{", "[")) else captured.out
 
 
-def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(tmp_path, monkeypatch, capsys, caplog):
+def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(
+    tmp_path, monkeypatch, capsys, caplog
+):
     caplog.set_level(logging.DEBUG)
     day = Day(tmp_path, monkeypatch, capsys)
     errors: list[str] = []
@@ -114,14 +129,43 @@ def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(tmp_path
 
     # Morning: the station is set up; operators are enrolled with their PINs and tokens.
     monkeypatch.setenv("STATION_ADMIN_PIN", pins["root"])
-    envelope = day("init", "--site", "branch-07", "--admin", "root", "--admin-token-uri", day.token_file("root"),
-                   shows="break-glass envelope")["break_glass"]
-    for who, roles in (("carol", "custodian"), ("sam", "supervisor"), ("hank", "admin,supervisor"),
-                       ("audrey", "auditor")):
-        day("operator", "add", who, "--role", roles, "--token-uri", day.token_file(who), as_="root",
-            env={"STATION_NEW_PIN": pins[who]})
-    failed = day("receive", "50000001", ok=1, env={"STATION_OPERATOR": "carol", "STATION_OPERATOR_PIN": "wrong-pin-0",
-                                                    "STATION_OPERATOR_OTP": day.codes.next("carol")})
+    envelope = day(
+        "init",
+        "--site",
+        "branch-07",
+        "--admin",
+        "root",
+        "--admin-token-uri",
+        day.token_file("root"),
+        shows="break-glass envelope",
+    )["break_glass"]
+    for who, roles in (
+        ("carol", "custodian"),
+        ("sam", "supervisor"),
+        ("hank", "admin,supervisor"),
+        ("audrey", "auditor"),
+    ):
+        day(
+            "operator",
+            "add",
+            who,
+            "--role",
+            roles,
+            "--token-uri",
+            day.token_file(who),
+            as_="root",
+            env={"STATION_NEW_PIN": pins[who]},
+        )
+    failed = day(
+        "receive",
+        "50000001",
+        ok=1,
+        env={
+            "STATION_OPERATOR": "carol",
+            "STATION_OPERATOR_PIN": "wrong-pin-0",
+            "STATION_OPERATOR_OTP": day.codes.next("carol"),
+        },
+    )
     errors.append(json.dumps(failed))
 
     # The desk: a YubiKey with TOTP and Yubico OTP for alice, a classic HOTP token for bob, codes checked.
@@ -133,10 +177,13 @@ def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(tmp_path
     issue_totp(station, IssueRequest(SERIAL, "alice", carol, profile="yubikey-oath-totp-otp"))
     oath = OathSession(VirtualConnection(key))
     cred = next(c for c in oath.list_credentials() if c.id == b"Token Station:alice")
-    verify_code(station, "alice", oath.calculate_code(cred, int(datetime.now(UTC).timestamp())).value,
-                operator=carol)
+    verify_code(
+        station, "alice", oath.calculate_code(cred, int(datetime.now(UTC).timestamp())).value, operator=carol
+    )
     verify_code(station, None, key.press_button(1), operator=carol)
-    receive_seed_file(station, [Seed("FT0001", CLASSIC_SEED)], operator=carol, source="v.pskc", sha256="00" * 32)
+    receive_seed_file(
+        station, [Seed("FT0001", CLASSIC_SEED)], operator=carol, source="v.pskc", sha256="00" * 32
+    )
     hotp = pyotp.HOTP(base64.b32encode(CLASSIC_SEED).decode())
     issue_classic(station, "FT0001", owner="bob", operator=carol, code=hotp.at(0))
     for bad in ("000000", "cccccccccccccccccccccccccccccccccccccccccccc", "AAAA-BBBB-CCCC"):
@@ -150,8 +197,19 @@ def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(tmp_path
     recovery = day("recovery", "issue", "--owner", "bob", as_="carol", shows="recovery set")["codes"]
     day("verify", "--owner", "bob", "--code", recovery[0], as_="carol")
     errors.append(json.dumps(day("verify", "--owner", "bob", "--code", recovery[0], as_="carol", ok=3)))
-    temporary = day("temporary", "grant", "--owner", "alice", "--reason", "key at home", "--approver", "carol",
-                    as_="sam", approver="carol", shows="temporary code")["code"]
+    temporary = day(
+        "temporary",
+        "grant",
+        "--owner",
+        "alice",
+        "--reason",
+        "key at home",
+        "--approver",
+        "carol",
+        as_="sam",
+        approver="carol",
+        shows="temporary code",
+    )["code"]
     day("verify", "--owner", "alice", "--code", temporary, as_="carol")
     day("report-lost", "--serial", str(SERIAL), "--reason", "lost on the train", as_="carol")
     session = day("login", as_="sam", shows="session")["session"]
@@ -160,8 +218,17 @@ def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(tmp_path
     day("operator", "unlock", "carol", "--reason", "found", "--approver", "sam", as_="hank", approver="sam")
     day("logout", env={"STATION_SESSION": session})
     export_file = tmp_path / "export.pskc"
-    day("vault", "export", "FT0001", "--out", str(export_file), "--reason", "IdP migration", as_="root",
-        env={"STATION_EXPORT_PASSWORD": "export password 123"})
+    day(
+        "vault",
+        "export",
+        "FT0001",
+        "--out",
+        str(export_file),
+        "--reason",
+        "IdP migration",
+        as_="root",
+        env={"STATION_EXPORT_PASSWORD": "export password 123"},
+    )
     day("vault", "passphrase", as_="root", env={"STATION_NEW_PASSPHRASE": NEW_PASSPHRASE})
     monkeypatch.setenv("STATION_PASSPHRASE", NEW_PASSPHRASE)
     day("vault", "rotate", as_="root")
@@ -175,8 +242,14 @@ def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(tmp_path
         code = main(["--data", str(day.data), "report", name, "--csv"])
         assert code == 0
         day.outputs.append(capsys.readouterr().out)
-    for args in (("token", "show", str(SERIAL)), ("operator", "list"), ("review", "list", "--all"),
-                 ("recovery", "list"), ("temporary", "list"), ("vault", "keys")):
+    for args in (
+        ("token", "show", str(SERIAL)),
+        ("operator", "list"),
+        ("review", "list", "--all"),
+        ("recovery", "list"),
+        ("temporary", "list"),
+        ("vault", "keys"),
+    ):
         day(*args)
 
     # The secrets made during the day, straight from the vault.
@@ -188,7 +261,11 @@ def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(tmp_path
             data = json.loads(plain)
             secrets[f"{record_id} AES key"] = spellings(bytes.fromhex(data["aes_key"]))
             secrets[f"{record_id} private id"] = {bytes.fromhex(data["private_id"]).hex()}
-        elif record_id.startswith(("totp/", "seed/", "station/")) or "/token/" in record_id and plain[:1] != b"{":
+        elif (
+            record_id.startswith(("totp/", "seed/", "station/"))
+            or "/token/" in record_id
+            and plain[:1] != b"{"
+        ):
             secrets[record_id] = spellings(plain)
     station.close()
     assert any(k.startswith("totp/") for k in secrets) and any(k.startswith("yubico-otp/") for k in secrets)
@@ -211,8 +288,12 @@ def test_no_secret_leaves_the_vault_except_where_it_is_shown_on_purpose(tmp_path
     for path in [*day.data.iterdir(), *(tmp_path / "bundle").rglob("*")]:
         if path.is_file():
             places[str(path)] = path.read_bytes().decode("latin-1")
-    own = {"break-glass envelope": "break-glass", "recovery set": "recovery code", "temporary code": "temporary code",
-           "session": "session"}
+    own = {
+        "break-glass envelope": "break-glass",
+        "recovery set": "recovery code",
+        "temporary code": "temporary code",
+        "session": "session",
+    }
     for name, text in day.shown.items():
         places[f"shown: {name}"] = text
     assert len(places) > 60 and caplog.records is not None

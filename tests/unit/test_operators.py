@@ -2,6 +2,7 @@
 ledger events, idle and maximum session time, locked and deactivated operators, forged sessions."""
 
 import json
+
 import operator_tokens as ot
 import pytest
 from desk_fixtures import ADMIN, op
@@ -50,7 +51,9 @@ def test_growing_lockout_delays_are_ledger_events(desk):
     for _ in range(5):
         with pytest.raises(SignInFailed):
             sign_in(desk.station, "dave", "wrong-pin-0000", desk.codes.next("dave"))
-        row = desk.station.ledger.db.execute("SELECT locked_until FROM operators WHERE id = 'dave'").fetchone()[0]
+        row = desk.station.ledger.db.execute(
+            "SELECT locked_until FROM operators WHERE id = 'dave'"
+        ).fetchone()[0]
         waits.append(row)
         if row:
             with pytest.raises(LockedOut, match="locked out"):
@@ -59,13 +62,18 @@ def test_growing_lockout_delays_are_ledger_events(desk):
     bodies = [e.body for e in desk.station.ledger.entries() if e.type == "operator.sign_in_failed"]
     counted = [b for b in bodies if "failures" in b]
     assert [b["failures"] for b in counted] == [1, 2, 3, 4, 5]
-    delays = [e.body["locked_until"] for e in desk.station.ledger.entries()
-              if e.type == "operator.sign_in_failed" and e.body.get("locked_until")]
+    delays = [
+        e.body["locked_until"]
+        for e in desk.station.ledger.entries()
+        if e.type == "operator.sign_in_failed" and e.body.get("locked_until")
+    ]
     assert [d[11:19] for d in delays] == ["09:00:30", "11:01:00", "13:02:00"]  # 30 s, 60 s, 120 s
     assert [b["reason"] for b in bodies if "failures" not in b] == ["locked out"] * 3
     # A right PIN and code clear the count.
     sign_in(desk.station, "dave", ot.pin("dave"), desk.codes.next("dave"))
-    assert desk.station.ledger.db.execute("SELECT failures FROM operators WHERE id = 'dave'").fetchone()[0] == 0
+    assert (
+        desk.station.ledger.db.execute("SELECT failures FROM operators WHERE id = 'dave'").fetchone()[0] == 0
+    )
 
 
 def test_an_unknown_operator_is_recorded_without_what_was_typed(desk):
@@ -128,8 +136,14 @@ def test_credentials_come_from_another_admin_and_replace_the_signing_key(desk):
     with pytest.raises(InputError, match="too easy"):
         set_credentials(desk.station, "carol", pin="123456", token=ot.token("carol"), operator=op(ADMIN))
     carol = op("carol")
-    set_credentials(desk.station, "carol", pin="carols-new-pin", token=ot.token("carol"), operator=op(ADMIN),
-                    cost=ot.CHEAP)
+    set_credentials(
+        desk.station,
+        "carol",
+        pin="carols-new-pin",
+        token=ot.token("carol"),
+        operator=op(ADMIN),
+        cost=ot.CHEAP,
+    )
     with pytest.raises(NotSignedIn, match="credentials replaced"):
         receive(desk, carol)
     types = [e.type for e in desk.station.ledger.entries()][-3:]

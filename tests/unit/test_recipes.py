@@ -22,7 +22,12 @@ touch = false
 
 def test_shipped_recipes_load():
     recipes = load_recipes()
-    assert set(recipes) == {"yubikey-oath-totp", "yubikey-oath-totp-touch", "yubikey-oath-totp-otp", "classic-oath"}
+    assert set(recipes) == {
+        "yubikey-oath-totp",
+        "yubikey-oath-totp-touch",
+        "yubikey-oath-totp-otp",
+        "classic-oath",
+    }
     assert find_recipe("yubikey-oath-totp-otp").yubico_otp_slot == 1
     assert find_recipe("yubikey-oath-totp").yubico_otp_slot is None
     totp = find_recipe("yubikey-oath-totp").oath

@@ -147,7 +147,8 @@ def test_auditor_verifies_without_the_passphrase_and_sees_tampering(station):
     issued = db.execute("SELECT max(seq) FROM ledger_entries").fetchone()[0]  # token.issued, naming alice
     entry = db.execute("SELECT entry FROM ledger_entries WHERE seq = ?", [issued]).fetchone()[0]
     assert b"alice" in entry
-    db.execute("UPDATE ledger_entries SET entry = ? WHERE seq = ?", [entry.replace(b"alice", b"mallo"), issued])
+    db.execute("UPDATE ledger_entries SET entry = ? WHERE seq = ?",
+               [entry.replace(b"alice", b"mallo"), issued])
     db.commit()
     db.close()
     auditor = open_readonly(station.data_dir)

@@ -44,8 +44,13 @@ ROLES = {"carol": "admin", "ho": "auditor"}
 
 @pytest.fixture
 def branch(tmp_path):
-    desk = desk_at(tmp_path / "branch", ticking(), {"carol": "admin"}, site="Branch 07",
-                   origin="tokens.example.org/branch-07")
+    desk = desk_at(
+        tmp_path / "branch",
+        ticking(),
+        {"carol": "admin"},
+        site="Branch 07",
+        origin="tokens.example.org/branch-07",
+    )
     s = desk.station
     s.desk = desk
     s.initial = s.ledger.size()  # the station's own first entries: genesis, admins, break-glass
@@ -57,8 +62,13 @@ def branch(tmp_path):
 
 @pytest.fixture
 def head_office(tmp_path):
-    desk = desk_at(tmp_path / "ho", ticking(T0 + timedelta(days=1)), {"ho": "auditor"}, site="Head Office",
-                   origin="tokens.example.org/head-office")
+    desk = desk_at(
+        tmp_path / "ho",
+        ticking(T0 + timedelta(days=1)),
+        {"ho": "auditor"},
+        site="Head Office",
+        origin="tokens.example.org/head-office",
+    )
     s = desk.station
     s.desk = desk
     yield s
@@ -156,10 +166,16 @@ def test_witness_cosigns_and_the_branch_stores_it(branch, head_office, tmp_path)
     ledger_ops.export(branch, tmp_path / "b1")
     with pytest.raises(InputError, match="has not witnessed"):
         witness(head_office, tmp_path / "b1", log_key=None, operator=who(head_office, "ho"))
-    result = witness(head_office, tmp_path / "b1", log_key=ledger_ops.verifier_key(branch), operator=who(head_office, "ho"))
-    assert result.size == branch.initial + 3 and result.line.startswith("\u2014 tokens.example.org/head-office/witness ")
+    result = witness(
+        head_office, tmp_path / "b1", log_key=ledger_ops.verifier_key(branch), operator=who(head_office, "ho")
+    )
+    assert result.size == branch.initial + 3 and result.line.startswith(
+        "\u2014 tokens.example.org/head-office/witness "
+    )
     assert len(parse_note(result.cosigned).signatures) == 2
-    entry = ledger_ops.cosign_add(branch, result.cosigned, witness_key=result.witness_key, operator=who(branch, "carol"))
+    entry = ledger_ops.cosign_add(
+        branch, result.cosigned, witness_key=result.witness_key, operator=who(branch, "carol")
+    )
     assert entry.type == "ledger.cosigned" and entry.body["size"] == branch.initial + 3
     assert ledger_ops.checkpoint(branch, cosigned=True) == result.cosigned
     # The branch goes on; head office witnesses again without being told the key.
@@ -167,7 +183,9 @@ def test_witness_cosigns_and_the_branch_stores_it(branch, head_office, tmp_path)
     ledger_ops.rotate_key(branch, operator=who(branch, "root"))
     ledger_ops.export(branch, tmp_path / "b2")
     second = witness(head_office, tmp_path / "b2", log_key=None, operator=who(head_office, "ho"))
-    ledger_ops.cosign_add(branch, second.line, witness_key=None, operator=who(branch, "carol"))  # a bare line will do
+    ledger_ops.cosign_add(
+        branch, second.line, witness_key=None, operator=who(branch, "carol")
+    )  # a bare line will do
     report = ledger_ops.verify(branch)
     assert report.ok, report
     assert ledger_ops.verify(None, bundle=tmp_path / "b2", keys=[ledger_ops.verifier_key(branch)]).ok
@@ -179,7 +197,12 @@ def test_witness_refuses_a_rolled_back_or_forked_branch(branch, head_office, tmp
         branch.ledger.db.conn.backup(copy)
     branch.append("token.note", {"i": 3}, actor="carol")
     ledger_ops.export(branch, tmp_path / "seen")
-    witness(head_office, tmp_path / "seen", log_key=ledger_ops.verifier_key(branch), operator=who(head_office, "ho"))
+    witness(
+        head_office,
+        tmp_path / "seen",
+        log_key=ledger_ops.verifier_key(branch),
+        operator=who(head_office, "ho"),
+    )
     data_dir = branch.data_dir
     branch.close()
     for suffix in ("-wal", "-shm"):
@@ -204,10 +227,15 @@ def test_cosign_add_refuses_a_cosignature_on_another_history(branch, head_office
         other.append("token.note", {"twin": i}, actor="mallory")
     ledger_ops.export(other, tmp_path / "twin-bundle")
     cosigned = witness(
-        head_office, tmp_path / "twin-bundle", log_key=ledger_ops.verifier_key(other), operator=who(head_office, "ho")
+        head_office,
+        tmp_path / "twin-bundle",
+        log_key=ledger_ops.verifier_key(other),
+        operator=who(head_office, "ho"),
     )
     with pytest.raises(StationError):
-        ledger_ops.cosign_add(branch, cosigned.cosigned, witness_key=cosigned.witness_key, operator=who(branch, "carol"))
+        ledger_ops.cosign_add(
+            branch, cosigned.cosigned, witness_key=cosigned.witness_key, operator=who(branch, "carol")
+        )
     other.close()
 
 

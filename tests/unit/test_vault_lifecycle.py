@@ -62,8 +62,10 @@ def test_format_one_records_and_header_are_upgraded_at_open_and_recorded(desk):
     db = sqlite3.connect(desk.station.data_dir / "station.db")
     for rid, secret in before.items():
         nonce = os.urandom(12)
-        db.execute("UPDATE vault_records SET blob = ? WHERE id = ?",
-                   [nonce + AESGCM(data_key).encrypt(nonce, secret, rid.encode()), rid])
+        db.execute(
+            "UPDATE vault_records SET blob = ? WHERE id = ?",
+            [nonce + AESGCM(data_key).encrypt(nonce, secret, rid.encode()), rid],
+        )
     db.commit()
     db.close()
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -71,17 +73,30 @@ def test_format_one_records_and_header_are_upgraded_at_open_and_recorded(desk):
     salt, nonce = os.urandom(16), os.urandom(12)
     kek = Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(PASS.encode())
     wrapped = AESGCM(kek).encrypt(nonce, data_key, b"token-station vault data key v1")
-    v1 = {"salt": base64.b64encode(salt).decode(), "n": 2**15, "r": 8, "p": 1,
-          "nonce": base64.b64encode(nonce).decode(), "wrapped_key": base64.b64encode(wrapped).decode()}
+    v1 = {
+        "salt": base64.b64encode(salt).decode(),
+        "n": 2**15,
+        "r": 8,
+        "p": 1,
+        "nonce": base64.b64encode(nonce).decode(),
+        "wrapped_key": base64.b64encode(wrapped).decode(),
+    }
     n2 = os.urandom(12)
     from station.core import SIGNING_KEY_RECORD
 
     signing = Vault(data_key).open(SIGNING_KEY_RECORD, config.sealed_key_bytes())
-    sealed_v1 = base64.b64encode(n2 + AESGCM(data_key).encrypt(n2, signing, SIGNING_KEY_RECORD.encode())).decode()
-    write_config(desk.station.data_dir, replace(config, vault=VaultHeader.from_json(v1), sealed_signing_key=sealed_v1))
+    sealed_v1 = base64.b64encode(
+        n2 + AESGCM(data_key).encrypt(n2, signing, SIGNING_KEY_RECORD.encode())
+    ).decode()
+    write_config(
+        desk.station.data_dir, replace(config, vault=VaultHeader.from_json(v1), sealed_signing_key=sealed_v1)
+    )
     reopen(desk)
     assert secrets_by_record(desk.station) == before
-    assert all(desk.station.vault.is_current(b) for (b,) in desk.station.ledger.db.execute("SELECT blob FROM vault_records"))
+    assert all(
+        desk.station.vault.is_current(b)
+        for (b,) in desk.station.ledger.db.execute("SELECT blob FROM vault_records")
+    )
     event = list(desk.station.ledger.entries())[-1]
     assert event.type == "vault.records_resealed" and event.body["records"] == len(before)
     stored = json.loads((desk.station.data_dir / "station.json").read_text())
@@ -95,7 +110,11 @@ def test_an_admin_yubikey_unlocks_the_vault_by_challenge_response(desk):
     key = VirtualYubiKey.open(ADMIN_KEY)
     desk.bus.insert(key)
     added = add_unlock_key(desk.station, ADMIN_KEY, operator=op(ADMIN))
-    assert list(desk.station.ledger.entries())[-1].body == {"serial": ADMIN_KEY, "otp_slot": 2, "programmed": True}
+    assert list(desk.station.ledger.entries())[-1].body == {
+        "serial": ADMIN_KEY,
+        "otp_slot": 2,
+        "programmed": True,
+    }
     reopen(desk, KeyUnlock())
     assert desk.station.vault.key_id == desk.station.config.vault.key_id and added.serial == ADMIN_KEY
     desk.bus.remove(key)
@@ -141,8 +160,10 @@ def test_a_rotation_interrupted_after_the_new_header_is_finished_at_open(desk):
     rotated = rotate(station.vault, station.config.vault, PASS, {})
     write_config(station.data_dir, replace(station.config, vault=rotated.header))  # step 1, then the crash
     reopen(desk)
-    assert secrets_by_record(desk.station) == {**before, **{k: v for k, v in secrets_by_record(desk.station).items()
-                                                            if k not in before}}
+    assert secrets_by_record(desk.station) == {
+        **before,
+        **{k: v for k, v in secrets_by_record(desk.station).items() if k not in before},
+    }
     entry = list(desk.station.ledger.entries())[-1]
     assert entry.type == "vault.rotated" and entry.body["finished_at_open"] is True
     assert desk.station.config.vault.previous is None and desk.station.vault.key_id == rotated.header.key_id
@@ -151,17 +172,25 @@ def test_a_rotation_interrupted_after_the_new_header_is_finished_at_open(desk):
 def test_an_explicit_export_is_a_ledger_event_and_nothing_else_shows_a_seed(desk, tmp_path):
     key = desk.insert(SERIAL)
     issue_totp(desk.station, IssueRequest(SERIAL, "alice", op("carol"), profile="yubikey-oath-totp-otp"))
-    export = export_secrets(desk.station, [str(SERIAL)], operator=op(ADMIN), password="correct battery horse",
-                            reason="migrating to the new IdP")
+    export = export_secrets(
+        desk.station,
+        [str(SERIAL)],
+        operator=op(ADMIN),
+        password="correct battery horse",
+        reason="migrating to the new IdP",
+    )
     event = list(desk.station.ledger.entries())[-1]
-    assert event.type == "vault.exported" and event.body["sha256"] == export.sha256 and event.body["protected"]
+    assert (
+        event.type == "vault.exported" and event.body["sha256"] == export.sha256 and event.body["protected"]
+    )
     path = tmp_path / "export.pskc"
     path.write_bytes(export.data)
     container = pskc.PSKC(str(path))
     container.encryption.derive_key("correct battery horse")
     secrets = {k.algorithm.rsplit("#", 1)[-1]: k.secret for k in container.keys}
     totp_record = desk.station.ledger.db.execute(
-        "SELECT vault_record FROM credentials WHERE oath_type = 'TOTP'").fetchone()[0]
+        "SELECT vault_record FROM credentials WHERE oath_type = 'TOTP'"
+    ).fetchone()[0]
     assert desk.station.secret(totp_record) in secrets.values()
     assert verify_code(desk.station, "alice", key.press_button(1), operator=op("carol")).kind == "yubico-otp"
     with pytest.raises(Exception, match="may not export"):

@@ -109,7 +109,9 @@ def test_hotp_counter_stops_at_the_last_recordable_value_never_wrapping(desk):
 
 def issue_with_otp(desk, owner="frank"):
     key = desk.insert(SERIAL)
-    result = issue_totp(desk.station, IssueRequest(SERIAL, owner, op("carol"), profile="yubikey-oath-totp-otp"))
+    result = issue_totp(
+        desk.station, IssueRequest(SERIAL, owner, op("carol"), profile="yubikey-oath-totp-otp")
+    )
     assert result.yubico_otp_public_id == modhex_encode(b"\xff\x00" + SERIAL.to_bytes(4, "big"))
     return key
 
@@ -130,8 +132,11 @@ def test_yubico_otp_from_the_key_counters_replay_lower_and_wrong_private_id(desk
     # The slot reprogrammed with the same public id and AES key but another private id.
     session = YubiOtpSession(VirtualConnection(key))
     aes_key, public_id = None, b"\xff\x00" + SERIAL.to_bytes(4, "big")
-    secret = desk.station.secret(desk.station.ledger.db.execute(
-        "SELECT vault_record FROM credentials WHERE oath_type = 'YUBICO_OTP'").fetchone()[0])
+    secret = desk.station.secret(
+        desk.station.ledger.db.execute(
+            "SELECT vault_record FROM credentials WHERE oath_type = 'YUBICO_OTP'"
+        ).fetchone()[0]
+    )
     import json
 
     aes_key = bytes.fromhex(json.loads(secret)["aes_key"])
@@ -166,13 +171,15 @@ def test_recovery_codes_single_use_rotation_and_age(desk):
 def test_temporary_access_expires_at_end_of_shift_and_is_revoked_when_a_token_is_bound(desk):
     from station.access.temporary import grant_temporary_access
 
-    grant = grant_temporary_access(desk.station, "gina", operator=op("sam"), approver=approval("carol"),
-                                   reason="token at home")
+    grant = grant_temporary_access(
+        desk.station, "gina", operator=op("sam"), approver=approval("carol"), reason="token at home"
+    )
     assert grant.expires_at == "2026-12-03T14:00:00Z"  # the shift ends at 14:00 (policy default)
     assert check(desk, "gina", grant.code).kind == "temporary"
     assert check(desk, "gina", grant.code).kind == "temporary"  # usable for its period
-    once = grant_temporary_access(desk.station, "gina", operator=op("sam"), approver=approval("carol"),
-                                  reason="second", single_use=True)
+    once = grant_temporary_access(
+        desk.station, "gina", operator=op("sam"), approver=approval("carol"), reason="second", single_use=True
+    )
     check(desk, "gina", once.code)
     refused(desk, "gina", once.code, "already used")
     desk.insert(SERIAL)
@@ -180,13 +187,25 @@ def test_temporary_access_expires_at_end_of_shift_and_is_revoked_when_a_token_is
     refused(desk, "gina", grant.code, "revoked")
     revoked = [e.body for e in desk.station.ledger.entries() if e.type == "temporary.revoked"]
     assert [b["reason"] for b in revoked] == ["new token bound", "new token bound"]
-    late = grant_temporary_access(desk.station, "hugo", operator=op("sam"), approver=approval("carol"),
-                                  reason="x", expires_at=desk.clock() + timedelta(minutes=5))
+    late = grant_temporary_access(
+        desk.station,
+        "hugo",
+        operator=op("sam"),
+        approver=approval("carol"),
+        reason="x",
+        expires_at=desk.clock() + timedelta(minutes=5),
+    )
     desk.clock.advance(minutes=6)
     refused(desk, "hugo", late.code, "expired")
     with pytest.raises(InputError, match="at most 12 hours"):
-        grant_temporary_access(desk.station, "hugo", operator=op("sam"), approver=approval("carol"),
-                               reason="x", expires_at=desk.clock() + timedelta(hours=13))
+        grant_temporary_access(
+            desk.station,
+            "hugo",
+            operator=op("sam"),
+            approver=approval("carol"),
+            reason="x",
+            expires_at=desk.clock() + timedelta(hours=13),
+        )
 
 
 def test_malformed_codes_are_said_to_be_malformed_and_are_not_recorded(desk):

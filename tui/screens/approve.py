@@ -46,7 +46,9 @@ class ApproveScreen(ModalScreen[object]):
             with Horizontal(id="approve-buttons"):
                 yield Button("Approve", variant="primary", id="approve-button")
                 yield Button("Cancel", id="approve-cancel")
-            yield ResultPanel("The second operator types their id, PIN and a fresh code.", id="approve-result")
+            yield ResultPanel(
+                "The second operator types their id, PIN and a fresh code.", id="approve-result"
+            )
 
     @on(Input.Submitted, "#approve-id, #approve-pin, #approve-code")
     @on(Button.Pressed, "#approve-button")

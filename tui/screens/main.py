@@ -52,8 +52,9 @@ class MainScreen(Screen[None]):
         Binding("f10", "app.sign_out", "Sign out"),
     ]
 
-    def __init__(self, station: Station, desk: DeskThread, watch: WatchControl, session: Session,
-                 roles: frozenset[str]) -> None:
+    def __init__(
+        self, station: Station, desk: DeskThread, watch: WatchControl, session: Session, roles: frozenset[str]
+    ) -> None:
         super().__init__(id="main")
         self.station = station
         self.session = session
@@ -79,7 +80,11 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        who = "break-glass admin (every action is reviewed)" if self.session.break_glass else self.session.operator
+        who = (
+            "break-glass admin (every action is reviewed)"
+            if self.session.break_glass
+            else self.session.operator
+        )
         self.sub_title = f"site {self.station.config.site} · {who} ({', '.join(sorted(self.roles))})"
         if self.tabs:
             self.query_one(TABS[self.tabs[0]][2]).focus()

@@ -60,7 +60,8 @@ class SignInScreen(Screen[tuple]):
             return
         if count:
             self.query_one("#signin-reviews", Static).update(
-                f"{count} break-glass use(s) await an auditor's review (station review list).")
+                f"{count} break-glass use(s) await an auditor's review (station review list)."
+            )
 
     @on(Input.Submitted, "#signin-id, #signin-pin, #signin-code")
     @on(Button.Pressed, "#signin-button")

@@ -18,8 +18,8 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from station.clock import Clock, system_clock
 from station.core import KeyUnlock, Station, open_station
-from station.devices import PCSC, KeyBus
 from station.datadir import load_config
+from station.devices import PCSC, KeyBus
 from station.errors import NotInitialisedError, StationError
 
 from ..desk import DeskThread

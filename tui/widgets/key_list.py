@@ -21,8 +21,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from station.core import Station
-from station.devices import PCSC
-from station.devices import KeyInfo, KeyWatch, scan_desk
+from station.devices import PCSC, KeyInfo, KeyWatch, scan_desk
 from station.devices import holders as holders_of
 from station.errors import DeviceError
 

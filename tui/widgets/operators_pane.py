@@ -19,8 +19,9 @@ from .result_panel import ResultPanel
 
 
 class OperatorsPane(Horizontal):
-    def __init__(self, station: Station, desk: DeskThread, session: Session,
-                 *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self, station: Station, desk: DeskThread, session: Session, *, id: str | None = None
+    ) -> None:  # noqa: A002
         super().__init__(id=id, classes="form-pane")
         self._station = station
         self._desk = desk
@@ -50,8 +51,15 @@ class OperatorsPane(Horizontal):
         table = self.query_one("#ops-table", DataTable)
         table.clear()
         for r in rows:
-            table.add_row(r["id"], r["roles"], r["status"], str(r["failures"]), r["locked_until"] or "",
-                          r["token"] or "none", key=r["id"])
+            table.add_row(
+                r["id"],
+                r["roles"],
+                r["status"],
+                str(r["failures"]),
+                r["locked_until"] or "",
+                r["token"] or "none",
+                key=r["id"],
+            )
 
     @on(DataTable.RowSelected, "#ops-table")
     def _picked(self, event: DataTable.RowSelected) -> None:
@@ -73,17 +81,29 @@ class OperatorsPane(Horizontal):
         try:
             if unlock:
                 approver = await self.app.push_screen_wait(
-                    ApproveScreen(self._station, self._desk, f"unlocking operator {target}"))
+                    ApproveScreen(self._station, self._desk, f"unlocking operator {target}")
+                )
                 if approver is None:
-                    panel.failure("Not unlocked", "No second operator approved it.", "A second operator must approve.")
+                    panel.failure(
+                        "Not unlocked", "No second operator approved it.", "A second operator must approve."
+                    )
                     return
-                seq = await self._desk.run(unlock_operator, self._station, target, operator=self._session,
-                                           approver=approver, reason=reason)
-                panel.success("Operator unlocked", [("Operator", target), ("Approved by", approver.operator),
-                                                    ("Ledger entry", f"#{seq}")])
+                seq = await self._desk.run(
+                    unlock_operator,
+                    self._station,
+                    target,
+                    operator=self._session,
+                    approver=approver,
+                    reason=reason,
+                )
+                panel.success(
+                    "Operator unlocked",
+                    [("Operator", target), ("Approved by", approver.operator), ("Ledger entry", f"#{seq}")],
+                )
             else:
-                seq = await self._desk.run(lock_operator, self._station, target, operator=self._session,
-                                           reason=reason)
+                seq = await self._desk.run(
+                    lock_operator, self._station, target, operator=self._session, reason=reason
+                )
                 panel.success("Operator locked", [("Operator", target), ("Ledger entry", f"#{seq}")])
         except StationError as exc:
             panel.error("Not done", exc)

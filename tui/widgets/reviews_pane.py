@@ -17,8 +17,9 @@ from .result_panel import ResultPanel
 
 
 class ReviewsPane(Horizontal):
-    def __init__(self, station: Station, desk: DeskThread, session: Session,
-                 *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self, station: Station, desk: DeskThread, session: Session, *, id: str | None = None
+    ) -> None:  # noqa: A002
         super().__init__(id=id, classes="form-pane")
         self._station = station
         self._desk = desk
@@ -35,7 +36,9 @@ class ReviewsPane(Horizontal):
             yield Input(id="review-note")
             yield Button("Close review", variant="primary", id="review-close")
         with Vertical(classes="result-column"):
-            yield ResultPanel("Open break-glass uses are listed until an auditor closes them.", id="review-result")
+            yield ResultPanel(
+                "Open break-glass uses are listed until an auditor closes them.", id="review-result"
+            )
 
     def on_mount(self) -> None:
         self.refresh_rows()
@@ -56,7 +59,9 @@ class ReviewsPane(Horizontal):
     @on(Button.Pressed, "#review-close")
     @on(Input.Submitted, "#review-note")
     def submit(self) -> None:
-        self._close(self.query_one("#review-id", Input).value.strip(), self.query_one("#review-note", Input).value)
+        self._close(
+            self.query_one("#review-id", Input).value.strip(), self.query_one("#review-note", Input).value
+        )
 
     @work(exclusive=True, group="review-close")
     async def _close(self, review: str, note: str) -> None:

@@ -21,8 +21,9 @@ IDLE_TEXT = "Type the owner and why; the code lasts until the end of the shift. 
 
 
 class TemporaryForm(Horizontal):
-    def __init__(self, station: Station, desk: DeskThread, session: Session,
-                 *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self, station: Station, desk: DeskThread, session: Session, *, id: str | None = None
+    ) -> None:  # noqa: A002
         super().__init__(id=id, classes="form-pane")
         self._station = station
         self._desk = desk
@@ -50,24 +51,41 @@ class TemporaryForm(Horizontal):
     async def _grant(self, owner: str, reason: str, once: bool) -> None:
         panel = self.query_one("#temp-result", ResultPanel)
         if not owner or not reason.strip():
-            panel.error("Not granted: fix the form", InputError("Owner and reason are both needed.",
-                                                                 "Type whose code it is and why."))
+            panel.error(
+                "Not granted: fix the form",
+                InputError("Owner and reason are both needed.", "Type whose code it is and why."),
+            )
             return
         approver = await self.app.push_screen_wait(
-            ApproveScreen(self._station, self._desk, f"a temporary access code for {owner}"))
+            ApproveScreen(self._station, self._desk, f"a temporary access code for {owner}")
+        )
         if approver is None:
             panel.failure("Not granted", "No second operator approved it.", "A second operator must approve.")
             return
         panel.busy("Granting…")
         try:
-            grant = await self._desk.run(grant_temporary_access, self._station, owner, operator=self._session,
-                                         approver=approver, reason=reason, single_use=once)
+            grant = await self._desk.run(
+                grant_temporary_access,
+                self._station,
+                owner,
+                operator=self._session,
+                approver=approver,
+                reason=reason,
+                single_use=once,
+            )
         except StationError as exc:
             panel.error("Not granted", exc)
             return
-        panel.success("TEMPORARY ACCESS CODE (shown once)", [
-            ("Owner", grant.owner), ("Code", grant.code), ("Expires", grant.expires_at),
-            ("Use", "once" if grant.single_use else "until it expires"), ("Approved by", approver.operator),
-            ("Ledger entry", f"#{grant.ledger_seq}")])
+        panel.success(
+            "TEMPORARY ACCESS CODE (shown once)",
+            [
+                ("Owner", grant.owner),
+                ("Code", grant.code),
+                ("Expires", grant.expires_at),
+                ("Use", "once" if grant.single_use else "until it expires"),
+                ("Approved by", approver.operator),
+                ("Ledger entry", f"#{grant.ledger_seq}"),
+            ],
+        )
         self.query_one("#temp-owner", Input).value = ""
         self.query_one("#temp-reason", Input).value = ""

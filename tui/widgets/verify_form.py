@@ -21,14 +21,20 @@ from ..desk import DeskThread
 from .result_panel import ResultPanel
 
 IDLE_TEXT = "Type the owner and the code (from their key, envelope or supervisor), then press Enter."
-KIND_OPTIONS = [("Told by its form", "auto"), ("TOTP (time)", "totp"), ("HOTP (button)", "hotp"),
-                ("Yubico OTP (touch)", "yubico-otp"), ("Recovery code", "recovery"),
-                ("Temporary access code", "temporary")]
+KIND_OPTIONS = [
+    ("Told by its form", "auto"),
+    ("TOTP (time)", "totp"),
+    ("HOTP (button)", "hotp"),
+    ("Yubico OTP (touch)", "yubico-otp"),
+    ("Recovery code", "recovery"),
+    ("Temporary access code", "temporary"),
+]
 
 
 class VerifyForm(Horizontal):
-    def __init__(self, station: Station, desk: DeskThread, session: Session,
-                 *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self, station: Station, desk: DeskThread, session: Session, *, id: str | None = None
+    ) -> None:  # noqa: A002
         super().__init__(id=id, classes="form-pane")
         self._station = station
         self._desk = desk
@@ -40,13 +46,21 @@ class VerifyForm(Horizontal):
             yield Input(placeholder="e.g. j.smith", id="verify-owner")
             yield Label("Code", classes="field-label")
             # Letters too: Yubico OTPs, recovery and temporary codes. Spaces and dashes are allowed.
-            yield Input(placeholder="123 456, a key's touch, or XXXX-XXXX-XXXX", restrict=r"[0-9A-Za-z \-]*",
-                        max_length=80, id="verify-code")
+            yield Input(
+                placeholder="123 456, a key's touch, or XXXX-XXXX-XXXX",
+                restrict=r"[0-9A-Za-z \-]*",
+                max_length=80,
+                id="verify-code",
+            )
             yield Label("Kind", classes="field-label")
             yield Select(KIND_OPTIONS, value="auto", allow_blank=False, id="verify-kind")
             yield Label("Next code (HOTP resynchronisation only)", classes="field-label")
-            yield Input(placeholder="the code right after the first", restrict=r"[0-9 \-]*", max_length=11,
-                        id="verify-next")
+            yield Input(
+                placeholder="the code right after the first",
+                restrict=r"[0-9 \-]*",
+                max_length=11,
+                id="verify-next",
+            )
             yield Button("Verify", variant="primary", id="verify-button")
         with Vertical(classes="result-column"):
             yield ResultPanel(IDLE_TEXT, id="verify-result")
@@ -67,8 +81,15 @@ class VerifyForm(Horizontal):
         button.disabled = True
         panel.busy("Checking the code…")
         try:
-            result = await self._desk.run(verify_code, self._station, owner, code, operator=self._session,
-                                          kind=kind, next_code=following)
+            result = await self._desk.run(
+                verify_code,
+                self._station,
+                owner,
+                code,
+                operator=self._session,
+                kind=kind,
+                next_code=following,
+            )
         except VerificationFailed as exc:
             panel.error("REJECTED", exc)
             self._clear_code()
