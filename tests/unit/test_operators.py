@@ -181,3 +181,29 @@ def test_cli_sessions_resume_and_cannot_be_an_approval(desk):
         sessions.resume(tx.db, approval.export(), desk.clock())
     with desk.station.record() as tx, pytest.raises(NotSignedIn):
         sessions.resume(tx.db, exported[:-4] + "AAAA", desk.clock())
+
+
+def test_the_policy_in_station_json_is_checked_when_the_station_opens(desk):
+    from desk_fixtures import PASS
+
+    from station.core import open_station
+    from station.errors import StationError
+
+    desk.station.close()
+    path = desk.station.data_dir / "station.json"
+    config = json.loads(path.read_text())
+    cases = (
+        ({"idle_minutes": 0}, "timeouts"),
+        ({"colour": 1}, "unknown keys"),
+        ({"timezone": "Mars/Olympus"}, "not a known time zone"),
+        ({"shift_ends": ["25:00"]}, "time of day"),
+        ({"shift_ends": "22:00"}, "list of HH:MM"),
+    )
+    for bad, says in cases:
+        path.write_text(json.dumps({**config, "policy": bad}))
+        with pytest.raises(StationError, match=says):
+            open_station(desk.station.data_dir, PASS)
+    path.write_text(json.dumps({**config, "policy": {"idle_minutes": 2, "timezone": "Europe/Zurich"}}))
+    desk.station = open_station(desk.station.data_dir, PASS, clock=desk.clock, bus=desk.bus)
+    assert desk.station.config.policy.idle_minutes == 2
+    assert desk.station.config.policy.end_of_shift(desk.clock()).isoformat() == "2026-12-03T14:00:00+01:00"
