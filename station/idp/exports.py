@@ -9,6 +9,16 @@ what they ask of the IdP stays outstanding.
 Order of the record and the file: the file's bytes (already encrypted) and their SHA-256 are made in
 memory; the ledger event is appended and the file written inside the same transaction, so a file that
 could not be written leaves no event, and a transaction that fails to commit removes the file.
+
+Who: every function takes the acting operator's signed-in `Session` and checks it with the role
+(`roles.require`): a deactivation list, a confirmation or a withdrawal is desk work (`export`:
+custodian, supervisor, admin); a file with secrets takes a supervisor or admin (`export_secrets`). An
+export with secrets is one operator's act, not a four-eyes one: issue 6 names the two-person actions
+(reset, replacement, temporary access, unlocking an operator), and an IdP hand-off follows every
+issue, so a second sign-in for each would be routine rather than a check. What guards it instead: the
+role, the file always encrypted and written only where the operator says, the `idp.exported` event
+naming the operator, the tokens and the file's SHA-256, and the export listed as pending until someone
+confirms the import.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from ..core import Station
 from ..errors import InputError, StationError
 from ..inventory.common import NotFound, clean_reason, find_token
 from ..inventory.roles import require
+from ..operators.sessions import Session
 from ..seedfiles import ExportRefused, OtpKind, TokenSeed
 from .archive import check_password, seven_zip
 from .formats import Context, Format, Gone, deactivation_list, find_format
@@ -242,14 +253,20 @@ def outstanding(db: sqlite_utils.Database) -> dict:
     return {REGISTER: 0, DEACTIVATE: 0, **dict(rows)}
 
 
-def export_tokens(station: Station, request: ExportRequest, *, operator: str) -> ExportResult:
+def _action(purpose: str) -> str:
+    return "export" if purpose == DEACTIVATE else "export_secrets"
+
+
+def export_tokens(station: Station, request: ExportRequest, *, operator: Session) -> ExportResult:
     """Write one export file for the chosen tokens and record it (pending until confirmed)."""
     if station.vault is None:
         raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
     fmt = find_format(request.format)
     purpose = DEACTIVATE if request.deactivations else REGISTER
     db = station.ledger.db
-    require(db, operator, "export" if purpose == DEACTIVATE else "export_secrets")
+    with station.record() as tx:
+        # Refused before any secret is opened from the vault; checked again when the event is appended.
+        require(tx.db, operator, _action(purpose), station.now())
     if fmt.name == "otpauth" and not request.for_testing_only and purpose == REGISTER:
         raise InputError(
             "otpauth:// URIs carry every secret in clear text, for test setups only.",
@@ -303,8 +320,9 @@ def export_tokens(station: Station, request: ExportRequest, *, operator: str) ->
     written = False
     try:
         with station.record() as tx:
-            require(tx.db, operator, "export" if purpose == DEACTIVATE else "export_secrets")
-            entry = tx.append("idp.exported", body, actor=operator, at=station.now())
+            at = station.now()
+            actor = require(tx.db, operator, _action(purpose), at).id
+            entry = tx.append("idp.exported", body, actor=actor, at=at)
             write_private(target, data)
             written = True
     except BaseException:
@@ -342,23 +360,27 @@ def _pending(db: sqlite_utils.Database, export_id: str) -> dict:
     return export
 
 
-def confirm_export(station: Station, export_id: str, *, operator: str, note: str | None = None) -> int:
+def confirm_export(
+    station: Station, export_id: str, *, operator: Session, note: str | None = None
+) -> int:
     """The IdP admin reports the import done: its tokens count as registered (or deactivated) there."""
     with station.record() as tx:
-        require(tx.db, operator, "export")
+        at = station.now()
+        actor = require(tx.db, operator, "export", at).id
         export = _pending(tx.db, export_id)
         note = clean_reason(note, "import done")
         body = {"export_id": export["id"], "sha256": export["sha256"], "note": note}
-        return tx.append("idp.export_confirmed", body, actor=operator, at=station.now()).seq
+        return tx.append("idp.export_confirmed", body, actor=actor, at=at).seq
 
 
-def withdraw_export(station: Station, export_id: str, *, operator: str, reason: str) -> int:
+def withdraw_export(station: Station, export_id: str, *, operator: Session, reason: str) -> int:
     """The export will not be imported (lost, wrong file, import failed): its tokens are outstanding again."""
     with station.record() as tx:
-        require(tx.db, operator, "export")
+        at = station.now()
+        actor = require(tx.db, operator, "export", at).id
         export = _pending(tx.db, export_id)
         body = {"export_id": export["id"], "sha256": export["sha256"], "reason": clean_reason(reason)}
-        return tx.append("idp.export_withdrawn", body, actor=operator, at=station.now()).seq
+        return tx.append("idp.export_withdrawn", body, actor=actor, at=at).seq
 
 
 def list_exports(db: sqlite_utils.Database, *, status: str | None = None) -> list[dict]:

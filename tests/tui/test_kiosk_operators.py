@@ -113,6 +113,38 @@ async def approve_as(pilot: Pilot, desk, who: str) -> None:
 # -- sign-in, roles, lockout -----------------------------------------------------------------------
 
 
+async def test_the_idp_hand_off_is_offered_to_roles_that_may_export_and_acts_as_the_signed_in_operator(
+    station,
+):
+    from textual.widgets import Checkbox
+
+    from tui.screens.handoff import HandOffScreen
+
+    app = kiosk(station)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await signed_in(pilot, station, "audrey")  # an auditor exports nothing
+        assert main.check_action("handoff", ()) is False
+        await pilot.press("f6")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("f10")
+        await signed_in(pilot, station, "carol")  # a custodian: deactivation lists and confirmations
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: isinstance(app.screen, HandOffScreen), "carol's hand-off screen")
+        box = app.screen.query_one("#handoff-deactivations", Checkbox)
+        assert box.value and box.disabled and not app.screen.query("#handoff-password")
+        assert "carol" in app.screen.sub_title
+        await pilot.press("f10")  # signing out from the hand-off leaves it too
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "signed out")
+        await signed_in(pilot, station, "sam")  # a supervisor also exports secrets
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: isinstance(app.screen, HandOffScreen), "sam's hand-off screen")
+        assert not app.screen.query_one("#handoff-deactivations", Checkbox).disabled
+        assert app.screen.query("#handoff-password")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "back at the desk")
+
+
 async def test_sign_in_refuses_a_wrong_pin_then_shows_only_what_the_role_may_do(station):
     app = kiosk(station)
     async with app.run_test(size=SIZE) as pilot:

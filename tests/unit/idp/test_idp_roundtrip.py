@@ -75,7 +75,7 @@ def _export(desk, tmp_path, fmt, serials, protection, **kw):
         for_testing_only=fmt == "otpauth",
         **kw,
     )
-    return export_tokens(desk.station, request, operator="sam")
+    return export_tokens(desk.station, request, operator=desk.op("sam"))
 
 
 def _seed_in(station, serial):
@@ -104,7 +104,9 @@ def test_export_then_import_into_a_fresh_station_keeps_every_code(station_a, tmp
             password=PASSWORD if protection == "password" else None,
             preshared_key=KEY128 if protection == "key" else None,
         )
-        report, parsed = import_seed_file(desk_b.station, data, options, operator="carol", source="export")
+        report, parsed = import_seed_file(
+            desk_b.station, data, options, operator=desk_b.op("carol"), source="export"
+        )
         # otpauth URIs carry no serial: the account name (the owner) stands in for it
         renamed = {TOTP: "alice", HOTP: "bob"} if fmt == "otpauth" else {}
         assert sorted(report.received) == sorted(renamed.get(s, s) for s in serials), parsed.format
@@ -121,7 +123,8 @@ def test_export_then_import_into_a_fresh_station_keeps_every_code(station_a, tmp
             oath = OathSession(VirtualConnection(yubikey))  # the key A issued: its code, read off it
             code = oath.calculate_code(oath.list_credentials()[0], int(now.timestamp())).value
             assert isinstance(verify_totp(token_b, TotpState(), code, now), Accepted)
-            assert station_verify_totp(desk_a.station, "alice", code, operator="carol").serial == YK_SERIAL
+            verified = station_verify_totp(desk_a.station, "alice", code, operator=desk_a.op("carol"))
+            assert verified.serial == YK_SERIAL
         if HOTP in serials:
             row, secret_b = _seed_in(desk_b.station, renamed.get(HOTP, HOTP))
             assert secret_b == RFC_SECRET and row["counter"] == 1  # A accepted RFC 4226's code 0 at issue
@@ -195,7 +198,7 @@ def test_duo_yubikey_rows_cannot_come_back_and_say_why(station_a, tmp_path):
                 desk_b.station,
                 open(result.path, "rb").read(),
                 ImportOptions(password=PASSWORD),
-                operator="carol",
+                operator=desk_b.op("carol"),
                 source="duo.7z",
             )
         assert "carry no public id" in caught.value.hint and "Yubico log or PSKC" in caught.value.hint
