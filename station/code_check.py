@@ -62,11 +62,15 @@ def yubico_secret(private_id: bytes, aes_key: bytes) -> bytes:
     return json.dumps({"private_id": private_id.hex(), "aes_key": aes_key.hex()}).encode()
 
 
-def _yubico_key(row: dict, secret: bytes) -> YubicoOtpKey:
+def yubico_parts(secret: bytes) -> tuple[bytes, bytes]:
+    """(private id, AES key) from a vault record made by `yubico_secret`."""
     data = json.loads(secret)
-    return YubicoOtpKey(
-        bytes.fromhex(row["public_id"]), bytes.fromhex(data["private_id"]), bytes.fromhex(data["aes_key"])
-    )
+    return bytes.fromhex(data["private_id"]), bytes.fromhex(data["aes_key"])
+
+
+def _yubico_key(row: dict, secret: bytes) -> YubicoOtpKey:
+    private_id, aes_key = yubico_parts(secret)
+    return YubicoOtpKey(bytes.fromhex(row["public_id"]), private_id, aes_key)
 
 
 def _last(row: dict, name: str) -> int:

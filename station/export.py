@@ -10,15 +10,15 @@ is recorded (it is appended before the file is handed back).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
 from .core import Station
 from .errors import InputError
-from .inventory.common import NotFound, clean_reason, clean_serial
+from .idp.token_seeds import Owner, seeds_of
+from .inventory.common import NotFound, clean_reason, clean_serial, find_token
 from .inventory.roles import require
 from .operators.sessions import Session
-from .seedfiles.model import HashAlgorithm, OtpKind, TokenSeed
+from .seedfiles.model import TokenSeed
 from .seedfiles.pskc_export import Password, write_pskc
 
 MIN_EXPORT_PASSWORD = 12
@@ -34,60 +34,9 @@ class Export:
 
 
 def _seeds(station: Station, serial: str) -> list[TokenSeed]:
-    db = station.ledger.db
-    seeds = []
-    for row in db.query(
-        "SELECT * FROM credentials WHERE serial = ? AND status IN ('active', 'suspended')",
-        [int(serial) if serial.isdigit() else serial],
-    ):
-        secret = station.secret(row["vault_record"])
-        if row["oath_type"] == "YUBICO_OTP":
-            data = json.loads(secret)
-            from yubikit.core.otp import modhex_encode
-
-            seeds.append(
-                TokenSeed(
-                    serial,
-                    OtpKind.YUBICO_OTP,
-                    bytes.fromhex(data["aes_key"]),
-                    public_id=modhex_encode(bytes.fromhex(row["public_id"])),
-                    private_id=bytes.fromhex(data["private_id"]),
-                    owner=row["owner"] or "",
-                )
-            )
-            continue
-        kind = OtpKind.HOTP if row["oath_type"] == "HOTP" else OtpKind.TOTP
-        seeds.append(
-            TokenSeed(
-                serial,
-                kind,
-                secret,
-                row["digits"],
-                HashAlgorithm(row["algorithm"]),
-                row["period"] or 30,
-                (row["last_step"] + 1) if kind is OtpKind.HOTP else 0,
-                owner=row["owner"] or "",
-            )
-        )
-    if not seeds:
-        row = db.execute(
-            "SELECT oath_type, algorithm, digits, period, counter, vault_record FROM seeds WHERE serial = ?",
-            [serial],
-        ).fetchone()
-        if row is not None:
-            kind = OtpKind.HOTP if row[0] == "HOTP" else OtpKind.TOTP
-            seeds.append(
-                TokenSeed(
-                    serial,
-                    kind,
-                    station.secret(row[5]),
-                    row[2],
-                    HashAlgorithm(row[1]),
-                    row[3] or 30,
-                    row[4] or 0,
-                )
-            )
-    return seeds
+    """Every secret the station holds for the token (idp.token_seeds reads both vault layouts)."""
+    token = find_token(station.ledger.db, serial)
+    return [] if token is None else seeds_of(station, token, Owner())
 
 
 def export_secrets(

@@ -4,7 +4,8 @@ An export file holds either registrations (the tokens' secrets, for the IdP to a
 list (serials only, for the IdP to stop trusting), never both, so that each file is confirmed for what
 it is. What the target cannot take is refused with the reason for every token concerned; with
 `leave_out_refused` those credentials are left out and named in the result and in the ledger, and
-what they ask of the IdP stays outstanding.
+what they ask of the IdP stays outstanding. A token with several credentials (a YubiKey issued with a
+TOTP credential and a Yubico OTP key) goes with those the target takes, the others named as left out.
 
 Order of the record and the file: the file's bytes (already encrypted) and their SHA-256 are made in
 memory; the ledger event is appended and the file written inside the same transaction, so a file that
@@ -41,7 +42,7 @@ from .archive import check_password, seven_zip
 from .formats import Context, Format, Gone, deactivation_list, find_format
 from .safe_files import target_file, write_private
 from .selection import DEACTIVATE, REGISTER, Selection, choose
-from .token_seeds import Owner, seeds_of
+from .token_seeds import Owner, public_id_modhex, seeds_of
 
 MAX_TOKENS = 2000  # one ledger event lists every serial; larger hand-offs go by site, batch or wave
 
@@ -136,23 +137,36 @@ def _refusals(fmt: Format, seeds: list[TokenSeed], ctx: Context) -> list[tuple[T
 
 
 def _one_per_serial(fmt: Format, seeds: list[TokenSeed]) -> list[tuple[TokenSeed, str]]:
+    """Credentials an IdP could not tell apart: it keeps one secret per serial (Duo: per serial and
+    token type, so a YubiKey's TOTP credential and its Yubico OTP key are two Duo tokens)."""
     if fmt.idp not in ("entra", "okta", "duo") and fmt.name != "privacyidea-csv":
         return []
-    counts = Counter(s.serial for s in seeds)
+
+    def slot(s: TokenSeed) -> tuple:
+        return (s.serial, s.kind, s.digits, s.period) if fmt.idp == "duo" else (s.serial,)
+
+    counts = Counter(slot(s) for s in seeds)
+    per = " of this token type" if fmt.idp == "duo" else ""
     return [
         (
             s,
-            f"{fmt.idp} keeps one secret per serial number, and this token has {counts[s.serial]}"
+            f"{fmt.idp} keeps one secret per serial number{per}, and this token has {counts[slot(s)]}"
             " credentials to export",
         )
         for s in seeds
-        if counts[s.serial] > 1
+        if counts[slot(s)] > 1
     ]
 
 
 def _register_files(
     station: Station, fmt: Format, serials: list[str], request: ExportRequest, ctx: Context
 ) -> tuple[list, list[str], list[tuple[str, str]]]:
+    """The files, the serials in them, and what was left out (serial, why).
+
+    A token is refused when none of its credentials can go to the format; a token with several
+    credentials (a YubiKey with a TOTP credential and a Yubico OTP key) goes with those the IdP
+    takes, and the others are named as left out, never dropped silently.
+    """
     seeds: list[TokenSeed] = []
     left_out: list[tuple[str, str]] = []
     for serial in serials:
@@ -167,28 +181,32 @@ def _register_files(
                 )
             )
         seeds += found
+    others: list[tuple[TokenSeed, str]] = []
     refused = _one_per_serial(fmt, seeds)
     try:
         if refused:
             raise ExportRefused(fmt.name, tuple((s.serial, r) for s, r in refused))
         files = fmt.write(seeds, ctx) if seeds else []
     except ExportRefused:
-        refused = refused or _refusals(fmt, seeds, ctx)
-        if not request.leave_out_refused:
+        unfit = _refusals(fmt, seeds, ctx)
+        fit = [s for s in seeds if all(s is not u for u, _ in unfit)]
+        going = {s.serial for s in fit}
+        others = [(s, r) for s, r in unfit if s.serial in going]  # the token goes with its other ones
+        refused = [(s, r) for s, r in unfit if s.serial not in going] + _one_per_serial(fmt, fit)
+        if refused and not request.leave_out_refused:
             raise ExportRefused(
                 fmt.name,
                 tuple((s.serial, r) for s, r in refused),
                 "Leave these out (--leave-out-refused: they stay outstanding), or choose a"
                 " format their IdP takes.",
             ) from None
-        kept = [s for s in seeds if all(s is not r for r, _ in refused)]
+        seeds = [s for s in fit if all(s is not r for r, _ in refused)]
         left_out += [(s.serial, f"{_what(s)}: {reason}") for s, reason in refused]
-        seeds = kept
         files = fmt.write(seeds, ctx) if seeds else []
     if left_out and not request.leave_out_refused:
         raise ExportRefused(fmt.name, tuple(left_out))
     exported = sorted({s.serial for s in seeds})
-    return files, exported, left_out
+    return files, exported, left_out + [(s.serial, f"{_what(s)}: {reason}") for s, reason in others]
 
 
 def _what(seed: TokenSeed) -> str:
@@ -222,6 +240,13 @@ def _gone(db: sqlite_utils.Database, serial: str, names: Owner) -> Gone:
     public = db.execute("SELECT public_id FROM seeds WHERE serial = ?", [serial]).fetchone()
     owner = names.upn(token["owner"] or token["last_owner"] or "")
     public_id = (public[0] or "") if public else ""
+    if not public_id:  # a Yubico OTP slot programmed here at issue: its credential has the public id
+        issued = db.execute(
+            "SELECT public_id FROM credentials WHERE serial = ? AND oath_type = 'YUBICO_OTP'"
+            " AND public_id IS NOT NULL ORDER BY issued_at DESC LIMIT 1",
+            [serial],
+        ).fetchone()
+        public_id = public_id_modhex({"public_id": issued[0]}) if issued else ""
     return Gone(serial, token["status"], owner, tuple(dict.fromkeys(types)), public_id)
 
 

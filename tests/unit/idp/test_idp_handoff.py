@@ -160,3 +160,20 @@ def test_choosing_by_replacement_site_batch_and_wave(desk, tmp_path):
     assert [c.serial for c in choose(db, Selection(site="branch-07"))] == ["20261203"]
     with pytest.raises(InputError, match="No tokens chosen"):
         choose(db, Selection())
+
+
+def test_a_reset_token_goes_on_the_deactivation_list_and_its_new_credential_is_registered(desk, tmp_path):
+    populated(desk)
+    confirm_export(desk.station, export(desk, tmp_path, since_last=True).export_id, operator=op("carol"))
+    # Four-eyes (issue 6): the owner's codes stop; the IdP must stop trusting the old credential too.
+    lc.reset_token(desk.station, YK, operator=op("carol"), approver=approval("sam"), reason="owner doubts it")
+    assert outstanding(desk.station.ledger.db) == {"register": 0, "deactivate": 1}
+    gone = export(desk, tmp_path, "privacyidea-csv", operator="carol", since_last=True, deactivations=True)
+    assert gone.serials == (YK,)
+    listed = open(gone.path, encoding="utf-8").read()
+    assert listed == f"serial,user,action,reason\n{YK},alice,revoke,returned\n"
+    confirm_export(desk.station, gone.export_id, operator=op("carol"))
+    desk.only(YK_SERIAL)
+    issue_totp(desk.station, IssueRequest(YK_SERIAL, "alice", op("carol")))
+    assert outstanding(desk.station.ledger.db) == {"register": 1, "deactivate": 0}
+    assert check_rebuild(desk.station) == []

@@ -357,3 +357,22 @@ def test_the_cli_signs_the_operator_in_for_every_hand_off_verb(desk, tmp_path, c
     desk.station = open_station(Path(data), "correct horse battery", clock=desk.clock, bus=desk.bus)
     event = [e for e in desk.station.ledger.entries() if e.type == "idp.exported"][-1]
     assert event.actor == "sam" and event.body["export_id"] == exported["export_id"]
+
+
+def test_the_admins_vault_export_carries_seed_file_keys_and_is_not_the_idp_hand_off(desk):
+    """`station vault export` (issue 6, admin only) reads both vault layouts: a Yubico OTP key taken over
+    from a ykman log (private id + AES key) as well as OATH seeds; it is a vault.exported event, not an
+    IdP export awaiting confirmation."""
+    from station.export import export_secrets
+
+    populated(desk)
+    with pytest.raises(NotPermitted, match="may not export vault"):
+        export_secrets(desk.station, ["20261202"], operator=op("sam"), password=PASSWORD, reason="x")
+    export = export_secrets(
+        desk.station, ["20261202", "FT0001"], operator=op("hank"), password=PASSWORD, reason="migration"
+    )
+    container = pskc.PSKC(io.BytesIO(export.data))
+    container.encryption.derive_key(PASSWORD)
+    assert {k.device.serial: k.secret for k in container.keys} == {"20261202": AES_KEY, "FT0001": RFC_SECRET}
+    assert [e.type for e in desk.station.ledger.entries()][-1] == "vault.exported"
+    assert desk.station.ledger.db.execute("SELECT count(*) FROM idp_exports").fetchone()[0] == 0
