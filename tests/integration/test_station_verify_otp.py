@@ -69,7 +69,8 @@ def test_a_virtual_keys_yubico_otp_slot_and_oath_credential_are_verified_by_the_
         refused = cli.run("verify", "--owner", "alice", "--code", again, as_="carol")
         assert refused.returncode == 3 and says in refused.stderr, refused.stderr
     third = pressing.press_button(1)
-    ok(cli.run("verify", "--owner", "alice", "--code", third.upper(), as_="carol"))
+    upper = ok(cli.run("verify", "--owner", "alice", "--code", third.upper(), "--json", as_="carol"))
+    assert (upper["kind"], upper["serial"]) == ("yubico-otp", SERIAL)  # typed with Caps Lock on
 
     events = [
         (e["type"], e["body"].get("kind"), e["body"].get("reason"))

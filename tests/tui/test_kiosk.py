@@ -49,7 +49,9 @@ def describe(app: KioskApp) -> str:
     """What the kiosk shows, for failure messages."""
     screen = app.screen
     if not isinstance(screen, MainScreen):
-        return f"screen is {type(screen).__name__}"
+        shown = {p.id: p.plain for p in screen.query(ResultPanel)}
+        fields = {i.id: i.value for i in screen.query(Input) if not i.password}
+        return f"screen is {type(screen).__name__}, results {shown}, fields {fields}"
     status = screen.query_one("#key-status").render()
     results = {p.id: p.plain for p in screen.query(ResultPanel)}
     return f"keys shown {shown_serials(app)}, key status {str(status)!r}, results {results}"
@@ -82,6 +84,11 @@ def ledger_entries(data_dir: Path) -> list:
         station.close()
 
 
+def action_entries(data_dir: Path) -> list:
+    """The ledger without sign-ins and sign-outs (the operator's own, recorded by design)."""
+    return [e for e in ledger_entries(data_dir) if not e.type.startswith("operator.sign")]
+
+
 def shown_serials(app: KioskApp) -> list[str]:
     table = app.screen.query_one("#key-table", DataTable)
     return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
@@ -102,7 +109,14 @@ def desk_ready(app: KioskApp) -> bool:
 async def at_desk(pilot: Pilot, who: str = "carol") -> None:
     """Sign `who` in (id, PIN, next code), then wait for the desk."""
     app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "the sign-in screen")
+
+    def sign_in_shown() -> bool:
+        # Laid out, not merely pushed: a click before that lands on nothing.
+        screen = app.screen
+        return isinstance(screen, SignInScreen) and bool(screen.query("#signin-button")) and (
+            screen.query_one("#signin-button").region.area > 0)
+
+    await wait_until(pilot, sign_in_shown, "the sign-in screen")
     for selector, text in (("#signin-id", who), ("#signin-pin", ot.pin(who)),
                            ("#signin-code", next_code(app.data_dir, who))):
         app.screen.query_one(selector, Input).value = text
@@ -236,7 +250,7 @@ async def test_issue_form_programs_key_and_records_without_seed(virtual_key, sta
 
 async def test_empty_owner_is_refused_and_nothing_is_recorded(virtual_key, station_dir):
     virtual_key(serial=SERIAL_A)
-    before = len(ledger_entries(station_dir))
+    before = action_entries(station_dir)
     app = KioskApp(station_dir, PASSPHRASE)
     async with app.run_test(size=SIZE) as pilot:
         await at_desk(pilot)
@@ -246,7 +260,7 @@ async def test_empty_owner_is_refused_and_nothing_is_recorded(virtual_key, stati
         assert "What to do:" in result.plain
         assert result.has_class("-error")
         assert app.focused is app.screen.query_one("#issue-owner", Input)  # cursor sent to the field
-    assert len(ledger_entries(station_dir)) == before
+    assert action_entries(station_dir) == before
 
 
 # -- (d) no accidental exit ------------------------------------------------------------------------
@@ -387,3 +401,20 @@ async def test_a_key_held_by_another_program_is_shown_busy(station_dir, virtual_
         await pilot.press("f5")
         await wait_until(pilot, lambda: "Busy" not in str(status.render())
                          and shown_serials(app) == [str(SERIAL_A)], "the key back, not busy")
+
+
+# -- IdP hand-off (F6) --------------------------------------------------------------------------------
+
+
+async def test_f6_opens_the_idp_hand_off_and_escape_returns_to_the_desk(pcscd, station_dir):
+    from tui.screens.handoff import HandOffScreen
+
+    app = KioskApp(station_dir, passphrase=PASSPHRASE)
+    async with app.run_test(size=SIZE) as pilot:
+        await at_desk(pilot)
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: isinstance(app.screen, HandOffScreen), "the hand-off screen")
+        outstanding = app.screen.query_one("#handoff-outstanding")
+        await wait_until(pilot, lambda: "Not exported yet" in str(outstanding.render()), "the counts")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: desk_ready(app), "back at the desk")
