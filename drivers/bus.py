@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 REMOVAL_ERRORS: tuple[type[BaseException], ...] = (CardConnectionException, NoCardException, ConnectionError)
 
 
+class Watcher(Protocol):
+    """Wakes a waiting thread when a key comes or goes (one per watching thread)."""
+
+    def wait(self, timeout_ms: int = 1000) -> object:
+        """Block up to timeout_ms; truthy when some reader's card came or went."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class KeyBus(Protocol):
     """Readers and connections to the cards in them."""
 
@@ -41,9 +51,18 @@ class KeyBus(Protocol):
         """An exclusive connection to the card in one reader (and its USB PID if known), closed on exit."""
         ...
 
+    def watcher(self) -> Watcher:
+        """Insert and remove notifications for this bus's readers."""
+        ...
+
 
 class PcscBus:
     """Keys on the machine's PC/SC readers, through pcscd."""
+
+    def watcher(self) -> Watcher:
+        from .watch import ReaderWatcher
+
+        return ReaderWatcher()
 
     def reader_names(self) -> list[str]:
         try:

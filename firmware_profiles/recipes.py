@@ -16,7 +16,8 @@ from . import CAPABILITY_BITS, ProfileError
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
 KINDS = ("yubikey", "oath")
-TOP_KEYS = {"id": str, "name": str, "kind": str, "needs": list, "oath": dict}
+TOP_KEYS = {"id": str, "name": str, "kind": str, "needs": list, "oath": dict, "yubico_otp": dict}
+YUBICO_OTP_KEYS = {"slot": int}
 OATH_KEYS = {"type": str, "issuer": str, "algorithm": str, "digits": int, "period": int, "touch": bool}
 
 
@@ -37,6 +38,7 @@ class Recipe:
     kind: str
     needs: frozenset[str]
     oath: OathRecipe | None
+    yubico_otp_slot: int | None = None  # also program Yubico OTP into this OTP slot (1 or 2)
 
 
 def _typed(table: dict, allowed: dict[str, type], where: str, optional: frozenset[str] = frozenset()) -> None:
@@ -74,7 +76,7 @@ def load_recipe(path: Path) -> Recipe:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{where}: not valid TOML: {exc}") from exc
-    _typed(data, TOP_KEYS, where, optional=frozenset({"oath"}))
+    _typed(data, TOP_KEYS, where, optional=frozenset({"oath", "yubico_otp"}))
     if data["kind"] not in KINDS:
         raise ProfileError(f"{where}: kind {data['kind']!r} (one of {', '.join(KINDS)})")
     unknown = [n for n in data["needs"] if n not in CAPABILITY_BITS]
@@ -85,7 +87,15 @@ def load_recipe(path: Path) -> Recipe:
         raise ProfileError(f"{where}: a yubikey recipe has an [oath] table; a classic oath recipe has none")
     if path.stem != data["id"]:
         raise ProfileError(f"{where}: id {data['id']!r} must match the file name")
-    return Recipe(data["id"], data["name"], data["kind"], frozenset(data["needs"]), oath)
+    slot = None
+    if "yubico_otp" in data:
+        _typed(data["yubico_otp"], YUBICO_OTP_KEYS, f"{where} [yubico_otp]")
+        slot = data["yubico_otp"]["slot"]
+        if slot not in (1, 2) or data["kind"] != "yubikey" or "OTP" not in data["needs"]:
+            raise ProfileError(
+                f"{where} [yubico_otp]: slot must be 1 or 2, on a yubikey recipe that needs OTP"
+            )
+    return Recipe(data["id"], data["name"], data["kind"], frozenset(data["needs"]), oath, slot)
 
 
 @cache

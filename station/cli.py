@@ -12,13 +12,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger.errors import LedgerError
 
-from .cli_support import warn_spares
+from .cli_support import add_operator, warn_spares
 from .errors import InputError, StationError
+from .verify import KINDS
 
 PASSPHRASE_ENV = "STATION_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 
@@ -49,17 +51,57 @@ def _emit(args: argparse.Namespace, data: object, text: str) -> None:
     print(json.dumps(data, indent=2, sort_keys=True) if args.json else text)
 
 
+def _admin_token(args: argparse.Namespace) -> object:
+    from .operators.credentials import program_yubikey_token, token_from_otpauth
+
+    if args.admin_token_uri and args.admin_token_serial:
+        raise InputError("Give the admin's token once: --admin-token-uri or --admin-token-serial.",
+                         "Choose one.")
+    if args.admin_token_uri:
+        return token_from_otpauth(_read_text(args.admin_token_uri))
+    if args.admin_token_serial:
+        from drivers.bus import PCSC
+
+        return program_yubikey_token(PCSC, args.admin_token_serial, args.admin, args.admin_token_kind)
+    raise InputError(
+        "The first admin needs their own token to sign in with.",
+        "Insert the admin's YubiKey and give --admin-token-serial SERIAL (Yubico OTP in slot 1, or"
+        " --admin-token-kind totp), or --admin-token-uri FILE with the otpauth:// URI of a TOTP/HOTP token.",
+    )
+
+
+def _read_text(path: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read {path}: {exc}.", "Give a readable UTF-8 text file.") from exc
+
+
 def cmd_init(args: argparse.Namespace) -> int:
+    from .cli_auth import new_pin
     from .core import init_station
 
-    station = init_station(
-        _data_dir(args), args.site, read_passphrase(confirm=True), admin=args.admin, origin=args.origin
-    )
+    passphrase = read_passphrase(confirm=True)
+    pin = new_pin("STATION_ADMIN_PIN", args.admin)
+    from .operators.pins import check_pin
+
+    check_pin(pin, args.admin)
+    token = _admin_token(args)
+    station = init_station(_data_dir(args), args.site, passphrase, admin=args.admin, admin_pin=pin,
+                           admin_token=token, origin=args.origin)
+    envelope, station.init_envelope = station.init_envelope, None
     data = {"data_dir": str(station.data_dir), "site": station.config.site, "key_id": station.config.key_id,
-            "origin": station.ledger.origin, "verifier_key": station.ledger.verifier_key()}
+            "origin": station.ledger.origin, "verifier_key": station.ledger.verifier_key(),
+            "admin": args.admin, "admin_token": token.kind,
+            "break_glass": {"operator": envelope.operator, "pin": envelope.pin,
+                            "codes": list(envelope.codes)}}
     text = (f"Station for site {data['site']} created in {data['data_dir']}.\n"
             f"Ledger {data['origin']}, verifier key (give it to your auditor and head office):\n"
-            f"{data['verifier_key']}")
+            f"{data['verifier_key']}\n"
+            f"First admin: {args.admin} (signs in with their PIN and a code from their {token.kind}"
+            " token).\n\n"
+            "Print this once, cut it in two, and seal each part in its own envelope in the safe; it is not"
+            " shown again:\n" + envelope.text())
     _emit(args, data, text)
     return 0
 
@@ -77,15 +119,29 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _issuing_operator(args: argparse.Namespace) -> str:
+def _issuing_operator(args: argparse.Namespace) -> None:
     if args.custodian and args.operator and args.custodian != args.operator:
         raise InputError("--custodian and --operator name different people.",
                          "The custodian issuing the token is the operator: give one of them.")
-    who = args.custodian or args.operator or os.environ.get("STATION_OPERATOR")
-    if not who:
-        raise InputError("No custodian given.",
-                         "Give --custodian ID (or --operator, or set STATION_OPERATOR).")
-    return who
+    args.operator = args.custodian or args.operator
+
+
+def _replacement_approval(args: argparse.Namespace, station: object, owner: str) -> object:
+    """A replacement of the owner's lost or damaged token: the second operator signs in to approve."""
+    from .cli_support import second
+    from .inventory.owners import replaces
+
+    old = replaces(station.ledger.db, owner.strip())
+    if old is None:
+        return None
+    return second(args, station, args.approver, f"replacing {owner}'s {old['kind']} token {old['serial']}")
+
+
+def _recovery_text(codes: tuple[str, ...]) -> str:
+    if not codes:
+        return ""
+    return ("\nThe owner's recovery codes were rotated with the replacement. Print them once for a sealed"
+            " envelope (they are not shown again):\n" + "\n".join(f"  {c}" for c in codes))
 
 
 def _oath_use(key: dict) -> str:
@@ -97,60 +153,76 @@ def _oath_use(key: dict) -> str:
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    from .core import open_station
+    from .cli_support import open_for_work, operator
     from .issue import IssueRequest, issue_totp, validate
+    from .operators.sessions import Session
 
-    custodian = _issuing_operator(args)
+    _issuing_operator(args)
     if args.code is not None:
-        return _issue_classic(args, custodian)
+        return _issue_classic(args)
     if not args.serial.isascii() or not args.serial.isdigit():
         raise InputError(f"{args.serial!r} is not a YubiKey serial number.",
                          "Type the serial printed on the key (digits only); a classic OATH token is issued"
                          " with --code, the first code read off the token.")
-    request = IssueRequest(int(args.serial), args.owner, custodian, args.issuer, args.digits, args.period,
+    placeholder = Session("", args.operator or "-", datetime.now(UTC))  # form check only, never acts
+    request = IssueRequest(int(args.serial), args.owner, placeholder, args.issuer, args.digits, args.period,
                            args.algorithm, args.profile)
     validate(request)  # bad input is refused before the passphrase is asked for
-    station = open_station(_data_dir(args), read_passphrase())
-    result = issue_totp(station, request)
-    _emit(args, asdict(result),
+    station = open_for_work(args)
+    approver = _replacement_approval(args, station, args.owner)
+    result = issue_totp(station, replace(request, custodian=operator(args)), approver=approver)
+    data = asdict(result)
+    data["recovery_codes"] = list(result.recovery_codes)
+    otp = f"; Yubico OTP public id {result.yubico_otp_public_id}" if result.yubico_otp_public_id else ""
+    _emit(args, data,
           f"Issued {result.credential_id} on key {result.serial} ({result.model}, fw {result.firmware})"
-          f" to {result.owner}; ledger entry {result.ledger_seq}.")
+          f" to {result.owner}{otp}; ledger entry {result.ledger_seq}."
+          + _recovery_text(result.recovery_codes))
     warn_spares(station)
     return 0
 
 
-def _issue_classic(args: argparse.Namespace, custodian: str) -> int:
-    from .core import open_station
+def _issue_classic(args: argparse.Namespace) -> int:
+    from .cli_support import open_for_work, operator
     from .inventory.classic import issue_classic
     from .inventory.common import clean_serial
     from .verify import normalise_code
 
     serial = clean_serial(args.serial)
     normalise_code(args.code)
-    station = open_station(_data_dir(args), read_passphrase())
-    result = issue_classic(station, serial, owner=args.owner, operator=custodian, code=args.code)
-    _emit(args, asdict(result), f"Issued classic {result.oath_type} token {result.serial} to {result.owner}"
-          f" (first code verified); ledger entry {result.ledger_seq}.")
+    station = open_for_work(args)
+    approver = _replacement_approval(args, station, args.owner)
+    result = issue_classic(station, serial, owner=args.owner, operator=operator(args), code=args.code,
+                           approver=approver)
+    data = asdict(result)
+    data["recovery_codes"] = list(result.recovery_codes)
+    _emit(args, data, f"Issued classic {result.oath_type} token {result.serial} to {result.owner}"
+          f" (first code verified); ledger entry {result.ledger_seq}."
+          + _recovery_text(result.recovery_codes))
     warn_spares(station)
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .core import open_station
-    from .verify import normalise_code, verify_totp
+    from .cli_support import open_for_work, operator
+    from .verify import detect_kind, verify_code
 
-    normalise_code(args.code)
-    station = open_station(_data_dir(args), read_passphrase())
-    result = verify_totp(station, args.owner, args.code, operator=args.operator)
-    _emit(args, asdict(result), f"Accepted: code from key {result.serial} for {result.owner}.")
+    if args.kind == "auto" and args.next_code is None:
+        detect_kind(args.code)  # malformed input is refused before the passphrase is asked for
+    station = open_for_work(args)
+    result = verify_code(station, args.owner, args.code, operator=operator(args), kind=args.kind,
+                         next_code=args.next_code)
+    where = f" from key {result.serial}" if result.serial is not None else ""
+    _emit(args, asdict(result), f"Accepted: {result.kind} code{where} for {result.owner}. {result.message}")
     return 0
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from .core import open_station
+    from .cli_support import open_for_work, operator
     from .reconcile import reconcile
 
-    lines = reconcile(open_station(_data_dir(args), read_passphrase()), operator=args.operator)
+    station = open_for_work(args)
+    lines = reconcile(station, operator=operator(args))
     _emit(args, lines, "\n".join(lines) or "Nothing to reconcile.")
     return 0
 
@@ -230,9 +302,9 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
 
 def cmd_ledger_rotate_key(args: argparse.Namespace) -> int:
     from . import ledger_ops
-    from .core import open_station
+    from .cli_support import open_for_work, operator
 
-    rotation = ledger_ops.rotate_key(open_station(_data_dir(args), read_passphrase()), actor=args.admin)
+    rotation = ledger_ops.rotate_key(open_for_work(args), operator=operator(args))
     data = {"seq": rotation.entry.seq, "old_key": rotation.old_key, "new_key": rotation.new_key}
     _emit(args, data, f"Ledger key rotated at entry {rotation.entry.seq}. New verifier key (give it to your "
           f"auditor and head office):\n{rotation.new_key}")
@@ -240,11 +312,10 @@ def cmd_ledger_rotate_key(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_witness(args: argparse.Namespace) -> int:
-    from .core import open_station
+    from .cli_support import open_for_work, operator
     from .witness import witness
 
-    result = witness(open_station(_data_dir(args), read_passphrase()), args.bundle, log_key=args.log_key,
-                     actor=args.operator)
+    result = witness(open_for_work(args), args.bundle, log_key=args.log_key, operator=operator(args))
     if args.out:
         args.out.write_text(result.cosigned, encoding="utf-8")
     data = {"origin": result.origin, "size": result.size, "cosignature": result.line.rstrip("\n"),
@@ -257,24 +328,25 @@ def cmd_ledger_witness(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_witness_key(args: argparse.Namespace) -> int:
-    from .core import open_station
+    from .cli_support import open_unlocked
     from .witness import witness_key
 
-    vkey = witness_key(open_station(_data_dir(args), read_passphrase()))
+    vkey = witness_key(open_unlocked(args))
     _emit(args, {"witness_key": vkey}, vkey)
     return 0
 
 
 def cmd_ledger_cosign_add(args: argparse.Namespace) -> int:
     from . import ledger_ops
-    from .core import open_station
 
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"Cannot read {args.file}: {exc}.", "Give the file head office sent back.") from exc
-    entry = ledger_ops.cosign_add(open_station(_data_dir(args), read_passphrase()), text,
-                                  witness_key=args.witness_key, actor=args.operator)
+    from .cli_support import open_for_work, operator
+
+    entry = ledger_ops.cosign_add(open_for_work(args), text, witness_key=args.witness_key,
+                                  operator=operator(args))
     _emit(args, {"seq": entry.seq, "size": entry.body["size"], "witness": entry.body["witness"]},
           f"Cosignature by {entry.body['witness'].split('+')[0]} on checkpoint {entry.body['size']} stored "
           f"(ledger entry {entry.seq}).")
@@ -298,7 +370,9 @@ def cmd_ledger_upgrade(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise InputError(f"The origin {exc}.", "Name the log like tokens.example.org/branch-07.") from exc
         write_config(data_dir, replace(config, origin=args.origin))
-    station = open_station(data_dir, read_passphrase())
+    from .cli_support import unlock_method
+
+    station = open_station(data_dir, unlock_method(args))
     _emit(args, {"origin": station.ledger.origin, "size": station.ledger.tree_size()},
           f"Ledger {station.ledger.origin}: {station.ledger.tree_size()} entries under signed checkpoints.")
     return 0
@@ -376,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", help="data directory (default: $STATION_DATA or ~/.local/share/token-station)"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--unlock", help="how to unlock the vault: passphrase (default; $STATION_PASSPHRASE"
+                        " or"
+                        " asked), key or key:SERIAL (an enrolled admin YubiKey's challenge-response)")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     def verb(name: str, func: Callable[[argparse.Namespace], int], help_: str,
@@ -390,7 +467,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("init", cmd_init, "create a station: signing key, encrypted vault, ledger")
     p.add_argument("--site", required=True, help="branch or site name, e.g. branch-07")
-    p.add_argument("--admin", default="admin", help="id of the admin setting the station up")
+    p.add_argument("--admin", default="admin", help="id of the admin setting the station up (they type"
+                   " their new PIN; scripts: STATION_ADMIN_PIN)")
+    p.add_argument("--admin-token-serial", metavar="SERIAL", help="the admin's YubiKey, inserted: the station"
+                   " programs their sign-in token onto it")
+    p.add_argument("--admin-token-kind", choices=("yubico-otp", "totp"), default="yubico-otp",
+                   help="Yubico OTP in slot 1 (a touch types the code; default), or an OATH-TOTP credential")
+    p.add_argument("--admin-token-uri", metavar="FILE", help="or: a file with the otpauth:// URI of the"
+                   " admin's"
+                   " TOTP/HOTP token")
     p.add_argument("--origin", help="the ledger's name as a transparency log, e.g. "
                    "tokens.example.org/branch-07 (default: token-station.invalid/SITE); fixed for good")
 
@@ -400,8 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
              " (--code)")
     p.add_argument("--serial", required=True, help="serial number of the token (the inserted key)")
     p.add_argument("--owner", required=True, help="id of the person receiving the token")
-    p.add_argument("--custodian", help="id of the custodian handing it out (the operator)")
+    p.add_argument("--custodian", help="id of the custodian handing it out (the operator, who signs in)")
     p.add_argument("--operator", help=argparse.SUPPRESS)  # the custodian, by its general name
+    p.add_argument("--approver", help="replacing a lost or damaged token: the supervisor approving it (they"
+                   " sign in; default $STATION_APPROVER)")
     p.add_argument("--profile", default="yubikey-oath-totp", help="provisioning recipe (firmware_profiles/"
                    "recipes/)")
     p.add_argument("--code", help="classic OATH token: the first code read off it, checked before the issue")
@@ -410,14 +497,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", type=int, choices=(30, 60))
     p.add_argument("--algorithm", choices=("SHA1", "SHA256", "SHA512"), type=str.upper)
 
-    p = verb("verify", cmd_verify, "check a one-time code offline (exit 3 when rejected)")
-    p.add_argument("--owner", required=True)
+    p = verb("verify", cmd_verify, "check a code offline: TOTP, HOTP, Yubico OTP, recovery or temporary code"
+             " (exit 3 when rejected, 2 when malformed)")
+    p.add_argument("--owner", help="whose code (a Yubico OTP names its key: the owner may be left out)")
     p.add_argument("--code", required=True)
-    p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"),
-                   help="operator checking the code (default $STATION_OPERATOR or 'desk')")
+    p.add_argument("--kind", choices=KINDS, default="auto",
+                   help="the code's kind (default: told by its form)")
+    p.add_argument("--next-code",
+                   help="HOTP resynchronisation: the code after --code, pressed right after it")
+    add_operator(p, "the operator checking the code")
 
     p = verb("reconcile", cmd_reconcile, "settle device writes interrupted by a pulled key or a crash")
-    p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"))
+    add_operator(p)
 
     ledger = sub.add_parser("ledger", help="the signed log").add_subparsers(dest="noun_verb", required=True)
     p = verb("verify", cmd_ledger_verify, "rebuild the Merkle tree and check every entry, link and signature "
@@ -447,29 +538,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path, help="a new or empty directory")
     p = verb("rotate-key", cmd_ledger_rotate_key, "replace the ledger's signing key (the old key signs the "
              "announcement)", ledger)
-    p.add_argument("--admin", default=os.environ.get("STATION_OPERATOR", "admin"), help="admin doing it")
+    add_operator(p, "the admin doing it")
     p = verb("witness", cmd_ledger_witness, "at head office: verify a branch's bundle against what was "
              "witnessed before and cosign its checkpoint (C2SP cosignature/v1)", ledger)
     p.add_argument("--bundle", type=Path, required=True, help="the branch's exported bundle")
     p.add_argument("--log-key", help="the branch's verifier key, needed the first time")
     p.add_argument("--out", type=Path, help="also write the cosigned checkpoint to this file")
-    p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"))
+    add_operator(p)
     verb("witness-key", cmd_ledger_witness_key, "print this station's witness key", ledger)
     p = verb("cosign-add", cmd_ledger_cosign_add, "store a witness's cosignature on this station's "
              "checkpoint", ledger)
     p.add_argument("file", type=Path, help="the cosigned checkpoint (or cosignature line) from the witness")
     p.add_argument("--witness-key", help="the witness's key (name+id+base64), needed the first time")
-    p.add_argument("--operator", default=os.environ.get("STATION_OPERATOR", "desk"))
+    add_operator(p)
     p = verb("upgrade", cmd_ledger_upgrade, "upgrade a ledger from before signed checkpoints (opening the "
              "station does it too, with the default origin)", ledger)
     p.add_argument("--origin", help="the log's name, e.g. tokens.example.org/branch-07")
 
-    from . import cli_idp, cli_inventory, cli_reports, cli_tokens
+    from . import cli_idp, cli_inventory, cli_operators, cli_reports, cli_tokens, cli_vault
 
     cli_inventory.register(sub, verb)
     cli_tokens.register(sub, verb)
     cli_reports.register(sub, verb)
     cli_idp.register(sub, verb)
+    cli_operators.register(sub, verb)
+    cli_vault.register(sub, verb)
 
     verb("kiosk", cmd_kiosk, "start the kiosk (Textual terminal app)")
     verb("demo", cmd_demo, "the kiosk on a virtual YubiKey (starts pcscd and the key; data: ./demo-station)")

@@ -69,7 +69,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .idp.selection import Selection
     from .idp.token_seeds import Owner
 
-    who = operator(args)
     selection = Selection(
         args.since_last,
         args.site,
@@ -93,7 +92,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.leave_out_refused,
         args.for_testing_only,
     )
-    result = export_tokens(open_for_work(args), request, operator=who)
+    # The password is asked before the sign-in, so a mistyped one costs the operator no code.
+    station = open_for_work(args)
+    result = export_tokens(station, request, operator=operator(args))
     data = {**asdict(result), "left_out": [{"serial": s, "reason": r} for s, r in result.left_out]}
     lines = [
         f"Export {result.export_id}: {len(result.serials)} token(s) to {result.purpose} in {result.format}"
@@ -144,7 +145,8 @@ def cmd_export_show(args: argparse.Namespace) -> int:
 def cmd_export_confirm(args: argparse.Namespace) -> int:
     from .idp.exports import confirm_export
 
-    seq = confirm_export(open_for_work(args), args.id, operator=operator(args), note=args.note)
+    station = open_for_work(args)
+    seq = confirm_export(station, args.id, operator=operator(args), note=args.note)
     emit(
         args,
         {"export_id": args.id, "status": "confirmed", "ledger_seq": seq},
@@ -156,7 +158,8 @@ def cmd_export_confirm(args: argparse.Namespace) -> int:
 def cmd_export_withdraw(args: argparse.Namespace) -> int:
     from .idp.exports import withdraw_export
 
-    seq = withdraw_export(open_for_work(args), args.id, operator=operator(args), reason=args.reason)
+    station = open_for_work(args)
+    seq = withdraw_export(station, args.id, operator=operator(args), reason=args.reason)
     emit(
         args,
         {"export_id": args.id, "status": "withdrawn", "ledger_seq": seq},
@@ -187,8 +190,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         args.duo_type,
         args.assume_hotp,
     )
+    station = open_for_work(args)
     report, result = import_seed_file(
-        open_for_work(args),
+        station,
         data,
         options,
         operator=operator(args),

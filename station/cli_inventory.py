@@ -61,31 +61,6 @@ def cmd_location_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_operator_add(args: argparse.Namespace) -> int:
-    from .inventory.admin import enrol_operator
-
-    op = enrol_operator(open_for_work(args), args.id, args.role, operator=operator(args), name=args.name)
-    data = {"id": op.id, "name": op.name, "roles": sorted(r.value for r in op.roles), "status": op.status}
-    emit(args, data, f"Operator {op.id} enrolled as {', '.join(data['roles'])}.")
-    return 0
-
-
-def cmd_operator_list(args: argparse.Namespace) -> int:
-    from .inventory.admin import list_operators
-
-    rows = list_operators(open_for_reading(args))
-    emit(args, rows, table(rows))
-    return 0
-
-
-def cmd_operator_deactivate(args: argparse.Namespace) -> int:
-    from .inventory.admin import deactivate_operator
-
-    deactivate_operator(open_for_work(args), args.id, operator=operator(args), reason=args.reason)
-    emit(args, {"id": args.id, "status": "deactivated"}, f"Operator {args.id} deactivated.")
-    return 0
-
-
 def _plan_text(plan: object) -> str:
     lines = [
         f"Directory {plan.source}: {len(plan.added)} to add, {len(plan.changed)} to change,"
@@ -223,18 +198,6 @@ def register(sub: argparse._SubParsersAction, verb: Verb) -> None:
     add_operator(p)
     p = verb("list", cmd_location_list, "list storage locations", location)
     p.add_argument("--site")
-
-    ops = noun("operator", "the station's operators and their roles")
-    p = verb("add", cmd_operator_add, "enrol an operator, or change their roles (admin)", ops)
-    p.add_argument("id")
-    p.add_argument("--role", required=True, help="custodian, supervisor, auditor, admin (comma-separated)")
-    p.add_argument("--name")
-    add_operator(p)
-    verb("list", cmd_operator_list, "list operators", ops)
-    p = verb("deactivate", cmd_operator_deactivate, "take an operator's right to act away (admin)", ops)
-    p.add_argument("id")
-    p.add_argument("--reason", required=True)
-    add_operator(p)
 
     directory = noun("directory", "the employee directory")
     p = verb(

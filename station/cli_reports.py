@@ -6,7 +6,16 @@ import argparse
 from datetime import UTC, datetime
 
 from .cli_inventory import Verb
-from .cli_support import add_operator, emit, open_for_reading, open_for_work, operator, serials_from, table
+from .cli_support import (
+    add_operator,
+    emit,
+    open_for_reading,
+    open_for_work,
+    operator,
+    second,
+    serials_from,
+    table,
+)
 
 
 def cmd_audit_start(args: argparse.Namespace) -> int:
@@ -56,8 +65,10 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 def cmd_audit_close(args: argparse.Namespace) -> int:
     from .inventory.audits import close_audit
 
+    station = open_for_work(args)
+    witness = second(args, station, args.second, f"closing audit {args.audit}") if args.second else None
     result = close_audit(
-        open_for_work(args), args.audit, operator=operator(args), second_operator=args.second, note=args.note
+        station, args.audit, operator=operator(args), second_operator=witness, note=args.note
     )
     return _result(args, result, closed=True)
 

@@ -1,4 +1,8 @@
-"""Helpers shared by the CLI modules: opening the station, the acting operator, printing tables."""
+"""Helpers shared by the CLI modules: opening the station, the acting operator, printing tables.
+
+`open_for_work` opens the station with the vault unlocked and signs the operator in (cli_auth); the
+session is kept on `args`, where `operator(args)` finds it for the station function's `operator=`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from .core import Station
 from .errors import InputError, StationError
 
 OPERATOR_ENV = "STATION_OPERATOR"
+UNLOCK_ENV = "STATION_UNLOCK"
 
 
 def data_dir(args: argparse.Namespace) -> Path:
@@ -20,11 +25,37 @@ def data_dir(args: argparse.Namespace) -> Path:
     return resolve_data_dir(args.data)
 
 
-def open_for_work(args: argparse.Namespace) -> Station:
+def unlock_method(args: argparse.Namespace) -> object:
+    """The vault passphrase, or an admin YubiKey (--unlock key[:SERIAL] or STATION_UNLOCK=key[:SERIAL])."""
     from .cli import read_passphrase
+    from .core import KeyUnlock
+
+    choice = getattr(args, "unlock", None) or os.environ.get(UNLOCK_ENV) or "passphrase"
+    if choice == "passphrase":
+        return read_passphrase()
+    kind, _, serial = choice.partition(":")
+    if kind != "key" or (serial and not serial.isdigit()):
+        raise InputError(
+            f"{choice!r} is not a way to unlock the vault.",
+            "Use --unlock passphrase, --unlock key or --unlock key:SERIAL.",
+        )
+    return KeyUnlock(int(serial) if serial else None)
+
+
+def open_unlocked(args: argparse.Namespace) -> Station:
+    """The station with its vault unlocked, nobody signed in yet."""
     from .core import open_station
 
-    return open_station(data_dir(args), read_passphrase())
+    return open_station(data_dir(args), unlock_method(args))
+
+
+def open_for_work(args: argparse.Namespace) -> Station:
+    """Open the station with its vault unlocked and sign the acting operator in (see cli_auth)."""
+    from .cli_auth import signed_in
+
+    station = open_unlocked(args)
+    args.session = signed_in(args, station)
+    return station
 
 
 def open_for_reading(args: argparse.Namespace) -> Station:
@@ -44,15 +75,26 @@ def open_for_reading(args: argparse.Namespace) -> Station:
 
 
 def add_operator(p: argparse.ArgumentParser, help_: str = "your operator id") -> None:
-    p.add_argument(
-        "--operator", default=os.environ.get(OPERATOR_ENV), help=f"{help_} (default $STATION_OPERATOR)"
-    )
+    from .cli_auth import add_operator_option
+
+    add_operator_option(p, help_)
 
 
-def operator(args: argparse.Namespace) -> str:
-    if not args.operator:
-        raise InputError("No operator given.", "Give --operator ID or set STATION_OPERATOR.")
-    return args.operator
+def operator(args: argparse.Namespace) -> object:
+    """The signed-in operator's session (open_for_work signs in before this is asked for)."""
+    session = getattr(args, "session", None)
+    if session is None:
+        raise InputError(
+            "No operator is signed in.", "Open the station for work first (a bug if you see this)."
+        )
+    return session
+
+
+def second(args: argparse.Namespace, station: Station, who: str | None, what: str) -> object:
+    """A second operator's fresh approval (they sign in for this one action)."""
+    from .cli_auth import second_operator
+
+    return second_operator(station, who, what)
 
 
 def emit(args: argparse.Namespace, data: object, text: str) -> None:

@@ -12,6 +12,7 @@ from .cli_support import (
     open_for_reading,
     open_for_work,
     operator,
+    second,
     serials_from,
     table,
     warn_spares,
@@ -61,11 +62,18 @@ def cmd_receive(args: argparse.Namespace) -> int:
     )
 
 
-def _move(args: argparse.Namespace, name: str, **kwargs: object) -> int:
-    """Run one lifecycle function of station.inventory.lifecycle and print the token as it is now."""
+def _move(
+    args: argparse.Namespace, name: str, *, needs: tuple[str, str] | None = None, **kwargs: object
+) -> int:
+    """Run one lifecycle function of station.inventory.lifecycle and print the token as it is now.
+
+    `needs`: (keyword, what) when a second operator signs in for it (named by --approver/--witness)."""
     from .inventory import lifecycle
 
     station = open_for_work(args)
+    if needs is not None:
+        keyword, what = needs
+        kwargs[keyword] = second(args, station, kwargs[keyword], what)
     t = getattr(lifecycle, name)(station, args.serial, operator=operator(args), reason=args.reason, **kwargs)
     token = t.token
     place = f"{token.site}{'/' + token.location if token.location else ''}"
@@ -99,18 +107,36 @@ def cmd_found(args: argparse.Namespace) -> int:
 
 
 def cmd_retire(args: argparse.Namespace) -> int:
-    return _move(args, "retire", how=args.how, witness=args.witness)
+    if args.witness:
+        return _move(
+            args,
+            "retire",
+            how=args.how,
+            witness=args.witness,
+            needs=("witness", f"retiring token {args.serial}"),
+        )
+    return _move(args, "retire", how=args.how)
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    return _move(
+        args, "reset_token", approver=args.approver, needs=("approver", f"resetting token {args.serial}")
+    )
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     from .inventory.custody import transfer
 
     station = open_for_work(args)
+    taker = None
+    if args.to and args.to != args.session.operator:
+        # The custodian taking the tokens over signs in to accept them.
+        taker = second(args, station, args.to, "taking custody of the tokens")
     result = transfer(
         station,
         serials_from(args),
         operator=operator(args),
-        to_custodian=args.to,
+        to_custodian=taker,
         location=args.location,
         site=args.site,
         reason=args.reason,
@@ -187,12 +213,20 @@ def register(sub: argparse._SubParsersAction, verb: Verb) -> None:
     serial_verb("found", cmd_found, "a lost token turned up (it comes back to the desk)", place=True)
     p = serial_verb("retire", cmd_retire, "destroy, send back or write off a token (supervisor)")
     p.add_argument("--how", required=True, choices=("destroyed", "sent_back", "written_off"))
-    p.add_argument("--witness", help="a second operator who saw it done")
+    p.add_argument("--witness", help="a second operator who saw it done (they sign in)")
+    p = serial_verb(
+        "reset",
+        cmd_reset,
+        "reset an owner's token: its codes stop, it comes back to be programmed again (four-eyes)",
+    )
+    p.add_argument(
+        "--approver", help="the supervisor or admin approving it (they sign in; default $STATION_APPROVER)"
+    )
 
     p = verb("transfer", cmd_transfer, "move tokens to another custodian and/or place (both sides recorded)")
     p.add_argument("serials", nargs="*", metavar="SERIAL")
     p.add_argument("--file", help="serials, one per line")
-    p.add_argument("--to", help="the custodian taking them over (default: you)")
+    p.add_argument("--to", help="the custodian taking them over (they sign in to accept; default: you)")
     p.add_argument("--location")
     p.add_argument("--site")
     p.add_argument("--reason")

@@ -41,9 +41,21 @@ from . import projection
 from .clock import Clock, rfc3339, system_clock
 from .datadir import StationConfig, check_origin, db_path, default_origin, load_config, write_config
 from .errors import InputError, StationError
-from .vault import Vault
+from .operators import sessions
+from .vault import FINGERPRINT_RECORD, Vault
 
 SIGNING_KEY_RECORD = "station/ledger-signing-key"
+
+
+@dataclass(frozen=True)
+class KeyUnlock:
+    """Unlock the vault with an enrolled admin YubiKey's HMAC-SHA1 challenge-response (OTP slot 2)
+    instead of the passphrase. ``serial`` picks the key; None takes the first enrolled key present."""
+
+    serial: int | None = None
+
+
+Unlock = str | KeyUnlock
 
 
 @dataclass
@@ -58,6 +70,8 @@ class Station:
     clock: Clock
     # Where keys are found: pcscd, or an in-process bus of virtual keys in tests.
     bus: KeyBus = field(default=PCSC)
+    # Right after `init_station` only: the break-glass envelope to print once (then set to None).
+    init_envelope: object | None = field(default=None, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
@@ -86,9 +100,9 @@ class Station:
             )
         return self.vault.open(record_id, row[0])
 
-    def append(self, event_type: str, body: dict, *, actor: str) -> Entry:
+    def append(self, event_type: str, body: dict, *, actor: str, signatures: tuple = ()) -> Entry:
         with self.record() as tx:
-            return tx.append(event_type, body, actor=actor, at=self.now())
+            return tx.append(event_type, body, actor=actor, at=self.now(), signatures=signatures)
 
     def close(self) -> None:
         self.ledger.close()
@@ -101,15 +115,29 @@ class _ProjectingTx:
         self._tx = tx
         self.db = tx.db
 
-    def append(self, event_type: str, body: dict, *, actor: str, at: datetime) -> Entry:
-        entry = self._tx.append(event_type, body, actor=actor, at=at)
+    def append(
+        self, event_type: str, body: dict, *, actor: str, at: datetime, signatures: tuple = ()
+    ) -> Entry:
+        entry = self._tx.append(event_type, body, actor=actor, at=at, signatures=signatures)
         projection.apply(self.db, entry)
         return entry
+
+    def enrol_signer(self, vkey: str, proof: object, *, actor: str, at: datetime, details: dict) -> Entry:
+        """An operator's signing key into the ledger's key history (ledger.signers)."""
+        return self._tx.enrol_signer(vkey, proof, actor=actor, at=at, details=details)
+
+    def retire_signer(self, vkey: str, *, actor: str, at: datetime, details: dict) -> Entry:
+        return self._tx.retire_signer(vkey, actor=actor, at=at, details=details)
+
+    @property
+    def appended(self) -> tuple[Entry, ...]:
+        return self._tx.appended
 
 
 def _ensure_vault_table(ledger: Ledger) -> None:
     if not ledger.db["vault_records"].exists():
         ledger.db["vault_records"].create({"id": str, "blob": bytes, "created_at": str}, pk="id")
+    sessions.ensure_table(ledger.db)
 
 
 def _prepare(ledger: Ledger) -> None:
@@ -126,15 +154,26 @@ def init_station(
     passphrase: str,
     *,
     admin: str = "admin",
+    admin_pin: str | None = None,
+    admin_token: object | None = None,
     origin: str | None = None,
     clock: Clock = system_clock,
     bus: KeyBus = PCSC,
+    pin_cost: object | None = None,
 ) -> Station:
-    """Create a data directory: signing key, vault, database, and the first ledger event.
+    """Create a data directory: signing key, vault, database, and the first ledger events.
 
     ``origin`` names the ledger as a C2SP log (its checkpoints' first line and its key's name), e.g.
     ``tokens.example.org/branch-07``; default ``token-station.invalid/<site>``. It cannot change later.
+
+    The first admin gets their PIN and token (``admin_pin``, ``admin_token``: an OperatorToken) here;
+    without them the admin cannot sign in until another admin (or the break-glass admin) sets them.
+    The break-glass admin is created too; its envelope is on ``station.init_envelope``, to print once.
     """
+    from .codes.slow_hash import DEFAULT_COST
+    from .operators.breakglass import write_envelope
+    from .operators.credentials import write_credentials
+
     site = site.strip()
     if not site or len(site) > 64 or any(unicodedata.category(c).startswith("C") for c in site):
         raise InputError(
@@ -142,6 +181,13 @@ def init_station(
             "Give the branch name, e.g. --site branch-07.",
         )
     _check_admin(admin)
+    if (admin_pin is None) != (admin_token is None):
+        raise InputError("The first admin needs both a PIN and a token, or neither.",
+                         "Give both, or set them later with another admin.")
+    if admin_pin is not None:
+        from .operators.pins import check_pin
+
+        check_pin(admin_pin, admin)  # refused before anything is created
     origin = default_origin(site) if origin is None else origin.strip()
     try:
         check_origin(origin)
@@ -176,12 +222,18 @@ def init_station(
     os.chmod(db_path(data_dir), 0o600)
     _prepare(ledger)
     station = Station(data_dir, config, ledger, vault, clock, bus)
-    station.append(
-        "station.initialised",
-        {"site": site, "admin": admin, "key_id": config.key_id, "public_key": config.public_key,
-         "origin": origin},
-        actor=admin,
-    )
+    cost = pin_cost or DEFAULT_COST
+    now = clock()
+    with station.record() as tx:
+        tx.append(
+            "station.initialised",
+            {"site": site, "admin": admin, "key_id": config.key_id, "public_key": config.public_key,
+             "origin": origin},
+            actor=admin, at=now,
+        )
+        if admin_pin is not None and admin_token is not None:
+            write_credentials(tx, station, admin, admin_pin, admin_token, actor=admin, at=now, cost=cost)
+        station.init_envelope = write_envelope(tx, station, actor=admin, at=now, cost=cost)
     # The config is written last: a crash before this leaves no half-station that looks initialised.
     write_config(data_dir, config)
     return station
@@ -191,6 +243,9 @@ def _check_admin(admin: str) -> None:
     if not admin.strip() or any(unicodedata.category(c).startswith("C") for c in admin):
         raise InputError("The admin id is empty or has control characters.",
                          "Give your operator id with --admin.")
+    if admin.strip() == "break-glass":
+        raise InputError("'break-glass' is the break-glass admin's id.",
+                         "Give your own operator id with --admin.")
 
 
 def _check_ledger_present(data_dir: Path) -> None:
@@ -254,23 +309,51 @@ def _current_signer(data_dir: Path, config: StationConfig, vault: Vault) -> tupl
 
 
 def open_station(
-    data_dir: Path, passphrase: str, *, clock: Clock = system_clock, bus: KeyBus = PCSC
+    data_dir: Path, unlock: Unlock, *, clock: Clock = system_clock, bus: KeyBus = PCSC
 ) -> Station:
-    """Open for work: unlock the vault, unseal the signing key, open the ledger for appends.
+    """Open for work: unlock the vault (passphrase or admin YubiKey), unseal the signing key, open
+    the ledger for appends, and finish what an earlier run left half-done (vault_ops).
 
     A ledger from before the Merkle log is upgraded here (recorded in the ledger) under the config's
     origin, or the default derived from the site.
     """
+    from . import vault_ops
+
     config = load_config(data_dir)
     _check_ledger_present(data_dir)
-    vault = Vault.unlock(config.vault, passphrase)
+    vault = _unlock(config, unlock, bus)
+    _use_kept_fingerprint_key(data_dir, vault)
     signer, config = _current_signer(data_dir, config, vault)
     ledger = _open_ledger(db_path(data_dir), signer, config.log_origin, clock)
     if config.origin != ledger.origin:
         config = replace(config, origin=ledger.origin)
         write_config(data_dir, config)
     _prepare(ledger)
-    return Station(data_dir, config, ledger, vault, clock, bus)
+    station = Station(data_dir, config, ledger, vault, clock, bus)
+    vault_ops.finish_at_open(station, unlock if isinstance(unlock, str) else None)
+    return station
+
+
+def _unlock(config: StationConfig, unlock: Unlock, bus: KeyBus) -> Vault:
+    if isinstance(unlock, str):
+        return Vault.unlock(config.vault, unlock)
+    from .vault_ops import unlock_with_key
+
+    return unlock_with_key(config.vault, unlock.serial, bus)
+
+
+def _use_kept_fingerprint_key(data_dir: Path, vault: Vault) -> None:
+    """After a data-key rotation the fingerprint key is a record of its own (see vault.py)."""
+    path = db_path(data_dir)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT blob FROM vault_records WHERE id = ?", [FINGERPRINT_RECORD]).fetchone()
+    except sqlite3.Error:
+        row = None
+    finally:
+        conn.close()
+    if row is not None:
+        vault.use_fingerprint_key(vault.open(FINGERPRINT_RECORD, row[0]))
 
 
 def open_readonly(data_dir: Path, *, clock: Clock = system_clock) -> Station:

@@ -23,6 +23,7 @@ from ledger.errors import LedgerError
 from ledger.keys import key_id, public_key_from_text
 
 from .errors import NotInitialisedError, StationError
+from .policy import Policy
 from .vault import VaultHeader
 
 CONFIG_NAME = "station.json"
@@ -74,6 +75,7 @@ class StationConfig:
     vault: VaultHeader
     version: int = FORMAT_VERSION
     origin: str = ""  # the ledger's C2SP origin; "" in configs written before the Merkle ledger
+    policy: Policy = Policy()  # security policy (policy.py); written only when it differs from the defaults
 
     @property
     def log_origin(self) -> str:
@@ -85,6 +87,9 @@ class StationConfig:
     def to_json(self) -> dict:
         data = dict(self.__dict__)
         data["vault"] = self.vault.to_json()
+        data.pop("policy")
+        if self.policy != Policy():
+            data["policy"] = self.policy.to_json()
         return data
 
     @classmethod
@@ -95,20 +100,12 @@ class StationConfig:
         for name, value in fields.items():
             if not isinstance(value, str):
                 raise ValueError(f"{name} must be text")
-        vault = data["vault"]
-        if not isinstance(vault, dict):
-            raise ValueError("vault must be an object")
-        for name in ("salt", "nonce", "wrapped_key"):
-            if not isinstance(vault.get(name), str):
-                raise ValueError(f"vault.{name} must be text")
-        for name in ("n", "r", "p"):
-            if not isinstance(vault.get(name), int) or isinstance(vault.get(name), bool) or vault[name] < 1:
-                raise ValueError(f"vault.{name} must be a positive whole number")
+        header = VaultHeader.from_json(data["vault"])
+        policy = Policy.from_json(data.get("policy"))
         origin = data.get("origin", "")
         if not isinstance(origin, str) or origin and check_origin(origin) != origin:
             raise ValueError("origin must be text")
-        header = VaultHeader.from_json(vault)
-        config = cls(**fields, vault=header, version=data.get("version", 1), origin=origin)
+        config = cls(**fields, vault=header, version=data.get("version", 1), origin=origin, policy=policy)
         if key_id(public_key_from_text(config.public_key)) != config.key_id:
             raise ValueError("the public key does not match the key id")
         config.sealed_key_bytes()

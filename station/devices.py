@@ -12,6 +12,8 @@ from .core import Station
 from .errors import DeviceError
 from .profiles import profile_for
 
+__all__ = ["PCSC", "KeyBus", "KeyInfo", "KeyWatch", "holders", "key_as_json", "present_keys", "scan_desk"]
+
 
 def present_keys(bus: KeyBus = PCSC) -> list[KeyInfo]:
     """Every YubiKey on any reader, or a DeviceError when pcscd is unreachable."""
@@ -45,13 +47,12 @@ def key_as_json(key: KeyInfo) -> dict:
 
 
 class KeyWatch:
-    """Wakes a kiosk thread when a key is inserted or removed (pcscd status changes, no polling)."""
+    """Wakes a kiosk thread when a key is inserted or removed (pcscd status changes, or the in-process
+    bus's own notifications; no polling)."""
 
-    def __init__(self) -> None:
-        from drivers.watch import ReaderWatcher
-
+    def __init__(self, bus: KeyBus = PCSC) -> None:
         try:
-            self._watcher = ReaderWatcher()
+            self._watcher = bus.watcher()
         except DriverError as exc:
             raise DeviceError(exc.message, exc.hint) from exc
 

@@ -42,3 +42,8 @@ class VerificationFailed(StationError):
     """A one-time code was checked and rejected (wrong, replayed, no token)."""
 
     exit_code = 3
+
+
+class NotPermitted(StationError):
+    """The operator is not signed in, unknown, locked, deactivated, or lacks the role the action needs;
+    nothing was done."""

@@ -17,21 +17,28 @@ from __future__ import annotations
 import os
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from yubikit.core.otp import modhex_encode
 
 import firmware_profiles
 from drivers.discovery import find_key
-from drivers.errors import DriverError, KeyRemovedError
+from drivers.errors import CredentialExistsError, DriverError, KeyRemovedError
 from drivers.oath import OathKey, TotpSpec, open_oath
+from drivers.otp import open_otp
 from firmware_profiles.recipes import Recipe, find_recipe
 
+from .binding import append_approved, on_bound
 from .clock import rfc3339
+from .code_check import yubico_secret
 from .core import Station
 from .errors import DeviceError, InputError, StationError
 from .inventory.handlers_tokens import credential_key
 from .inventory.intake import yubikey_body
 from .inventory.owners import check_issue
 from .inventory.roles import require
+from .operators.credentials import serial_public_id
+from .operators.sessions import NotSignedIn, Session
 from .profiles import check_key_can_hold, oath_capacity
 from .reconcile import reconcile
 
@@ -42,11 +49,11 @@ DEFAULT_RECIPE = "yubikey-oath-totp"
 
 @dataclass(frozen=True)
 class IssueRequest:
-    """What to issue; None takes the recipe's value. `custodian` is the acting operator."""
+    """What to issue; None takes the recipe's value. `custodian` is the acting operator's session."""
 
     serial: int
     owner: str
-    custodian: str
+    custodian: Session
     issuer: str | None = None
     digits: int | None = None
     period: int | None = None
@@ -65,6 +72,8 @@ class IssueResult:
     seed_fingerprint: str
     issued_at: str
     ledger_seq: int
+    yubico_otp_public_id: str | None = None  # modhex, when the recipe also programmed Yubico OTP
+    recovery_codes: tuple[str, ...] = field(default=(), repr=False)  # a replacement's new set, shown once
 
 
 def _clean(label: str, value: str, *, allow_colon: bool = True) -> str:
@@ -100,7 +109,10 @@ def validate(request: IssueRequest) -> IssueRequest:
         oath.algorithm if request.algorithm is None else request.algorithm,
         request.profile, oath.touch if request.touch is None else request.touch)
     owner = _clean("owner", request.owner)
-    custodian = _clean("custodian", request.custodian)
+    if not isinstance(request.custodian, Session):
+        raise NotSignedIn("No custodian is signed in to issue.",
+                          "Sign in with your operator id, PIN and a code.")
+    custodian = request.custodian.operator
     issuer = _clean("issuer", request.issuer, allow_colon=False)
     if not 0 < request.serial < 2**32:
         raise InputError(f"{request.serial} is not a YubiKey serial number.",
@@ -123,25 +135,32 @@ def validate(request: IssueRequest) -> IssueRequest:
             f"The credential name '{spec_id.decode()}' is {len(spec_id)} bytes; a YubiKey allows 64.",
             "Use a shorter issuer (--issuer) or owner id.",
         )
-    return IssueRequest(request.serial, owner, custodian, issuer, request.digits, request.period, algorithm,
-                        request.profile, request.touch)
+    return IssueRequest(request.serial, owner, request.custodian, issuer, request.digits, request.period,
+                        algorithm, request.profile, request.touch)
 
 
 def _device_error(exc: DriverError) -> DeviceError:
     return DeviceError(exc.message, exc.hint)
 
 
-def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
-    """Program a fresh credential for an owner onto the key with this serial, per its recipe, recorded."""
+def issue_totp(station: Station, request: IssueRequest, *, approver: Session | None = None) -> IssueResult:
+    """Program a fresh credential for an owner onto the key with this serial, per its recipe, recorded.
+
+    Replacing the owner's lost or damaged token needs `approver`, a second operator's approval, which
+    is checked and recorded (both endorsements) on the intent, before anything touches the key.
+    """
     if station.vault is None:
         raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
     request = validate(request)
+    session, custodian = request.custodian, request.custodian.operator
+    recipe = _recipe(request.profile)
     db = station.ledger.db
-    require(db, request.custodian, "issue")
+    with station.record() as tx:
+        require(tx.db, session, "issue", station.now())
     # A write to this key interrupted earlier is settled first, so the key's contents are known.
-    reconcile(station, operator=request.custodian, serial=request.serial)
+    reconcile(station, operator=session, serial=request.serial)
     serial_text = str(request.serial)
-    check_issue(db, serial_text, request.owner, request.custodian, station.now(), kind="yubikey")
+    check_issue(db, serial_text, request.owner, session, station.now(), kind="yubikey", approver=approver)
     seed = secrets.token_bytes(SEED_BYTES[request.algorithm])
     spec = TotpSpec(request.issuer, request.owner, seed, request.digits, request.period, request.algorithm,
                     touch=bool(request.touch))
@@ -149,36 +168,49 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
     intent_id = os.urandom(8).hex()
     vault_record = f"totp/{request.serial}/{intent_id}"
     fingerprint = station.vault.fingerprint(seed)
+    otp = _yubico_otp_plan(station, request.serial, intent_id, recipe.yubico_otp_slot)
     try:
         # What the key's profile cannot do is refused before the intent, so the ledger stays as it was.
         check_key_can_hold(find_key(request.serial, station.bus), request.algorithm, bool(request.touch))
+        if otp is not None:
+            _check_otp_slot_free(station, request.serial, otp["slot"])
         with open_oath(request.serial, station.bus) as key:
             info = key.info
             wiped = _wipe_revoked(station, key, request.serial, cred_id)
             key.check_can_put(spec, oath_capacity(info))
+            at = station.now()
             with station.record() as tx:
                 # Checked again inside the transaction: another desk may have moved the key meanwhile.
-                token, access_end = check_issue(tx.db, serial_text, request.owner, request.custodian,
-                                                station.now(), kind="yubikey")
+                token, access_end = check_issue(tx.db, serial_text, request.owner, session, at,
+                                                kind="yubikey", approver=approver)
                 site = token["site"] if token else station.config.site
                 common = {
                     "intent_id": intent_id, "serial": request.serial, "kind": "yubikey", "model": info.model,
                     "firmware": info.firmware, "credential_id": cred_id, "owner": request.owner,
-                    "custodian": request.custodian, "issuer": request.issuer, "algorithm": request.algorithm,
+                    "custodian": custodian, "issuer": request.issuer, "algorithm": request.algorithm,
                     "digits": request.digits, "period": request.period, "touch": bool(request.touch),
                     "profile": request.profile, "site": site, "access_end": access_end,
                     "seed_fingerprint": fingerprint, "vault_record": vault_record,
                     "wiped_revoked": wiped,
                 }
+                if otp is not None:
+                    common["yubico_otp"] = otp["public"]
                 if token is None:
                     tx.append("token.received", yubikey_body(
-                        request.serial, info.model, info.firmware, request.custodian, site, None, "at-issue",
-                        "received when first issued"), actor=request.custodian, at=station.now())
+                        request.serial, info.model, info.firmware, custodian, site, None, "at-issue",
+                        "received when first issued"), actor=custodian, at=at)
                 tx.db["vault_records"].insert(
                     {"id": vault_record, "blob": station.vault.seal(vault_record, seed),
-                     "created_at": rfc3339(station.now())}
+                     "created_at": rfc3339(at)}
                 )
-                tx.append("token.issue.started", common, actor=request.custodian, at=station.now())
+                if otp is not None:
+                    record = otp["public"]["vault_record"]
+                    tx.db["vault_records"].insert(
+                        {"id": record, "blob": station.vault.seal(record, otp["secret"]),
+                         "created_at": rfc3339(at)})
+                started = append_approved(tx, station, "token.issue.started", common, operator=session,
+                                          approver=approver, at=at)
+                common = dict(started.body)
             try:
                 key.put_totp(spec)
             except KeyRemovedError:
@@ -189,12 +221,53 @@ def issue_totp(station: Station, request: IssueRequest) -> IssueResult:
                 # The key answered with a refusal: nothing was written.
                 _record_failure(station, intent_id, request, exc)
                 raise
+        if otp is not None:
+            # After the OATH write (its own connection); a key pulled here is settled by reconcile,
+            # which programs the slot from the sealed secret if it is still empty.
+            write_yubico_otp(station, request.serial, otp["slot"], otp["public"]["public_id"], otp["secret"])
     except DriverError as exc:
         raise _device_error(exc) from exc
+    at = station.now()
     with station.record() as tx:
-        entry = tx.append("token.issued", common, actor=request.custodian, at=station.now())
+        entry = tx.append("token.issued", common, actor=custodian, at=at)
+        recovery = on_bound(tx, station, request.owner, actor=custodian, at=at,
+                            replacement="replaces" in common)
+    public_id = modhex_encode(bytes.fromhex(otp["public"]["public_id"])) if otp else None
     return IssueResult(request.serial, request.owner, cred_id, info.model, info.firmware, fingerprint,
-                       rfc3339(entry.at_datetime), entry.seq)
+                       rfc3339(entry.at_datetime), entry.seq, public_id,
+                       () if recovery is None else recovery.codes)
+
+
+def _yubico_otp_plan(station: Station, serial: int, intent_id: str, slot: int | None) -> dict | None:
+    """Fresh Yubico OTP material for the recipe's slot: the public part for the ledger, the secret sealed."""
+    if slot is None:
+        return None
+    private_id, aes_key = os.urandom(6), os.urandom(16)
+    secret = yubico_secret(private_id, aes_key)
+    public = {"credential_id": f"yubico-otp/slot{slot}", "public_id": serial_public_id(serial).hex(),
+              "vault_record": f"yubico-otp/{serial}/{intent_id}",
+              "fingerprint": station.vault.fingerprint(aes_key),
+              "slot": slot}
+    return {"slot": slot, "public": public, "secret": secret}
+
+
+def _check_otp_slot_free(station: Station, serial: int, slot: int) -> None:
+    with open_otp(serial, station.bus) as key:
+        if key.configured(slot):
+            raise CredentialExistsError(
+                f"OTP slot {slot} of key {serial} is already programmed; this recipe writes Yubico OTP"
+                " there.",
+                "Use a key whose slot is empty, or a recipe without Yubico OTP (yubikey-oath-totp).",
+            )
+
+
+def write_yubico_otp(station: Station, serial: int, slot: int, public_id_hex: str, secret: bytes) -> None:
+    import json
+
+    data = json.loads(secret)
+    with open_otp(serial, station.bus) as key:
+        key.put_yubico_otp(slot, bytes.fromhex(public_id_hex), bytes.fromhex(data["private_id"]),
+                           bytes.fromhex(data["aes_key"]))
 
 
 def _wipe_revoked(station: Station, key: OathKey, serial: int, cred_id: str) -> bool:
@@ -218,5 +291,5 @@ def _record_failure(station: Station, intent_id: str, request: IssueRequest, exc
     station.append(
         "token.issue.failed",
         {"intent_id": intent_id, "serial": request.serial, "reason": reason, "detail": exc.message},
-        actor=request.custodian,
+        actor=request.custodian.operator,
     )

@@ -25,6 +25,8 @@ from .clock import rfc3339
 from .core import SIGNING_KEY_RECORD, Station
 from .datadir import write_config
 from .errors import InputError, StationError, VerificationFailed
+from .inventory.roles import require
+from .operators.sessions import Session
 
 T = TypeVar("T")
 
@@ -135,10 +137,12 @@ class Rotation:
     new_key: str
 
 
-def rotate_key(station: Station, *, actor: str) -> Rotation:
-    """A fresh ledger key: sealed in the vault and announced in the ledger in one transaction."""
+def rotate_key(station: Station, *, operator: Session) -> Rotation:
+    """A fresh ledger key: sealed in the vault and announced in the ledger in one transaction (admin)."""
     if station.vault is None:
         raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
+    with station.record() as tx:
+        actor = require(tx.db, operator, "rotate_key", station.now()).id
     new = generate_key()
     raw = private_key_to_bytes(new)
     kid = key_id(new)
@@ -156,8 +160,10 @@ def rotate_key(station: Station, *, actor: str) -> Rotation:
     return Rotation(entry, old_key, verifier_key(station))
 
 
-def cosign_add(station: Station, text: str, *, witness_key: str | None, actor: str) -> Entry:
+def cosign_add(station: Station, text: str, *, witness_key: str | None, operator: Session) -> Entry:
     """Store a witness's cosignature: ``text`` is the cosigned checkpoint, or just the cosignature line."""
+    with station.record() as tx:
+        actor = require(tx.db, operator, "ledger", station.now()).id
     keys = [witness_key] if witness_key else _call(station.ledger.witness_keys)
     if not keys:
         raise InputError(

@@ -15,6 +15,9 @@ import sqlite_utils
 
 from ledger.entry import Entry
 
+from .access import handlers as access_handlers
+from .access.schema import INDEXES as ACCESS_INDEXES
+from .access.schema import TABLES as ACCESS_TABLES
 from .idp import handlers as idp_handlers
 from .idp.schema import INDEXES as IDP_INDEXES
 from .idp.schema import TABLES as IDP_TABLES
@@ -22,23 +25,35 @@ from .inventory import handlers_audits, handlers_people, handlers_tokens
 from .inventory.handlers_tokens import credential_key
 from .inventory.schema import INDEXES as INVENTORY_INDEXES
 from .inventory.schema import TABLES as INVENTORY_TABLES
+from .operators import handlers as operator_handlers
+from .operators.schema import INDEXES as OPERATOR_INDEXES
+from .operators.schema import TABLES as OPERATOR_TABLES
 
-VERSION = 4  # 3: credentials.drift; 4: IdP hand-off tables, seeds of YubiKey OTP slots
+# 3: credentials.drift (where the token's clock stood at its last accepted code)
+# 4: either IdP hand-off tables and seeds of YubiKey OTP slots (issue 8), or operators' credentials,
+#    lockout and sessions' reviews, Yubico OTP counters, recovery and temporary codes (issue 6)
+# 5: both; a projection of either version 4 is rebuilt from the ledger
+VERSION = 5
 META = "projection_meta"
 
 TABLES: dict[str, tuple[str, str]] = {
     "credentials": ("""CREATE TABLE credentials (
         id TEXT PRIMARY KEY NOT NULL, serial INTEGER, credential_id TEXT, owner TEXT, oath_type TEXT,
         algorithm TEXT, digits INTEGER, period INTEGER, seed_fingerprint TEXT, vault_record TEXT,
-        status TEXT, issued_at TEXT, last_step INTEGER, drift INTEGER DEFAULT 0)""", "id"),
+        status TEXT, issued_at TEXT, last_step INTEGER, drift INTEGER DEFAULT 0, public_id TEXT,
+        usage_counter INTEGER NOT NULL DEFAULT -1, session_counter INTEGER NOT NULL DEFAULT -1)""", "id"),
     "device_intents": ("""CREATE TABLE device_intents (
         intent_id TEXT PRIMARY KEY NOT NULL, action TEXT, serial INTEGER, credential_id TEXT, status TEXT,
         started_at TEXT, started_seq INTEGER, prior_status TEXT)""", "intent_id"),
     **INVENTORY_TABLES,
     **IDP_TABLES,
+    **OPERATOR_TABLES,
+    **ACCESS_TABLES,
 }
 INDEXES = ("CREATE INDEX credentials_owner ON credentials(owner, status)",
-           "CREATE INDEX credentials_serial ON credentials(serial, status)", *INVENTORY_INDEXES, *IDP_INDEXES)
+           "CREATE INDEX credentials_serial ON credentials(serial, status)",
+           "CREATE INDEX credentials_public_id ON credentials(public_id, status)",
+           *INVENTORY_INDEXES, *IDP_INDEXES, *OPERATOR_INDEXES, *ACCESS_INDEXES)
 
 __all__ = ["TABLES", "apply", "credential_key", "ensure_tables", "is_current", "rebuild", "snapshot"]
 
@@ -76,13 +91,24 @@ def ensure_tables(db: sqlite_utils.Database) -> bool:
 
 def _on_otp_accepted(db: sqlite_utils.Database, entry: Entry) -> None:
     b = entry.body
-    # The drift is where the token's clock was at this code, where the next code is looked for.
-    db.execute("UPDATE credentials SET last_step = ?, drift = ? WHERE id = ?",
-               [b["step"], b.get("drift", 0), credential_key(b["serial"], b["credential_id"])])
+    key = credential_key(b["serial"], b["credential_id"])
+    kind = b.get("kind", "totp")
+    if kind == "yubico-otp":
+        db.execute("UPDATE credentials SET usage_counter = ?, session_counter = ? WHERE id = ?",
+                   [b["usage_counter"], b["session_counter"], key])
+    elif kind == "hotp":
+        db.execute("UPDATE credentials SET last_step = ? WHERE id = ?", [b["counter"], key])
+    else:
+        # The drift is where the token's clock was at this code, where the next code is looked for.
+        db.execute("UPDATE credentials SET last_step = ?, drift = ? WHERE id = ?",
+                   [b["step"], b.get("drift", 0), key])
 
 
 HANDLERS: dict[str, Callable[[sqlite_utils.Database, Entry], None]] = {
     "otp.accepted": _on_otp_accepted,
+    "otp.resynced": _on_otp_accepted,
+    **operator_handlers.HANDLERS,
+    **access_handlers.HANDLERS,
     **handlers_people.HANDLERS,
     **handlers_tokens.HANDLERS,
     **handlers_audits.HANDLERS,

@@ -3,16 +3,44 @@
 An intent without outcome means the station does not know whether the key was programmed. We ask the
 key: if it holds the credential and computes the same code as the seed sealed with the intent, the
 write happened and `token.issued` is recorded; if the credential is absent, it did not and
-`token.issue.failed` is recorded. A key that is not present leaves the intent open for next time.
+`token.issue.failed` is recorded. A key that is not present leaves the intent open for next time. When
+the recipe also writes Yubico OTP (after the OATH credential), a slot still empty is written now from
+the secret sealed with the intent.
 """
 
 from __future__ import annotations
 
 from drivers.errors import DriverError
 from drivers.oath import open_oath
+from drivers.otp import open_otp
 
 from .core import Station
+from .inventory.roles import require
+from .operators.sessions import Session
 from .verify import _code_at
+
+
+def on_bound(*args: object, **kwargs: object) -> object:
+    from .binding import on_bound as bound  # binding imports access modules that import core only
+
+    return bound(*args, **kwargs)
+
+
+def _finish_yubico_otp(station: Station, body: dict) -> bool:
+    """The OATH credential is there; the recipe's OTP slot is written now if the pull came before it."""
+    from .issue import write_yubico_otp
+
+    otp = body["yubico_otp"]
+    try:
+        with open_otp(body["serial"], station.bus) as key:
+            done = key.configured(otp["slot"])
+        if not done:
+            write_yubico_otp(
+                station, body["serial"], otp["slot"], otp["public_id"], station.secret(otp["vault_record"])
+            )
+    except DriverError:
+        return False
+    return True
 
 
 def open_intents(station: Station) -> list[dict]:
@@ -25,10 +53,15 @@ def _started_body(station: Station, seq: int) -> dict:
     raise LookupError(seq)
 
 
-def reconcile(station: Station, *, operator: str, serial: int | None = None) -> list[str]:
+def reconcile(station: Station, *, operator: Session, serial: int | None = None) -> list[str]:
     """Resolve every open intent whose key is present (or only this serial's); one line each."""
     settled = []
-    for intent in open_intents(station):
+    intents = [i for i in open_intents(station) if serial is None or i["serial"] == serial]
+    if not intents:
+        return settled
+    with station.record() as tx:
+        actor = require(tx.db, operator, "reconcile", station.now()).id
+    for intent in intents:
         if serial is not None and intent["serial"] != serial:
             continue
         body = _started_body(station, intent["started_seq"])
@@ -48,15 +81,32 @@ def reconcile(station: Station, *, operator: str, serial: int | None = None) -> 
                 " insert that key to settle it"
             )
             continue
+        if written and body.get("yubico_otp"):
+            written = _finish_yubico_otp(station, body)
         if written:
-            station.append("token.issued", dict(body, reconciled=True), actor=operator)
+            at = station.now()
+            with station.record() as tx:
+                tx.append("token.issued", dict(body, reconciled=True), actor=actor, at=at)
+                on_bound(
+                    tx,
+                    station,
+                    body["owner"],
+                    actor=actor,
+                    at=at,
+                    replacement="replaces" in body,
+                    show_codes=False,
+                )
             settled.append(f"key {intent['serial']}: write had completed; issuance recorded")
         else:
             station.append(
                 "token.issue.failed",
-                {"intent_id": intent["intent_id"], "serial": intent["serial"],
-                 "reason": "interrupted", "detail": "credential absent or different on the key"},
-                actor=operator,
+                {
+                    "intent_id": intent["intent_id"],
+                    "serial": intent["serial"],
+                    "reason": "interrupted",
+                    "detail": "credential absent or different on the key",
+                },
+                actor=actor,
             )
             settled.append(f"key {intent['serial']}: write had not completed; recorded as failed")
     return settled

@@ -25,6 +25,8 @@ from ledger.verify import verify_bundle
 from .clock import rfc3339
 from .core import Station
 from .errors import InputError, StationError, VerificationFailed
+from .inventory.roles import require
+from .operators.sessions import Session
 
 WITNESS_KEY_RECORD = "station/witness-key"
 TABLE = "witnessed_logs"
@@ -74,8 +76,11 @@ def witness_key(station: Station) -> str:
     return _cosigner(station).verifier().vkey()
 
 
-def witness(station: Station, bundle: Path, *, log_key: str | None, actor: str) -> Cosignature:
+def witness(station: Station, bundle: Path, *, log_key: str | None, operator: Session) -> Cosignature:
     """Verify a branch's bundle against what head office saw last, and cosign its checkpoint."""
+    if station.vault is not None:
+        with station.record() as tx:
+            actor = require(tx.db, operator, "ledger", station.now()).id
     _ensure_table(station)
     cosigner = _cosigner(station)
     checkpoint_text = _read(bundle / "checkpoint")

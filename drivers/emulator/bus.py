@@ -6,6 +6,7 @@ recognition, OATH, the station's workflows) runs unchanged over it, talking APDU
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,11 +19,22 @@ from .connection import VirtualConnection
 
 
 class VirtualBus:
-    """Named readers, each empty or holding one virtual key."""
+    """Named readers, each empty or holding one virtual key. Inserting or removing a key wakes watchers,
+    as pcscd's status-change call does for a real reader."""
 
     def __init__(self, readers: int = 2, prefix: str = "Virtual Reader") -> None:
         self._slots: dict[str, VirtualYubiKey | None] = {f"{prefix} {i:02d}": None for i in range(readers)}
         self._busy: set[str] = set()
+        self._changes = threading.Condition()
+        self._generation = 0
+
+    def _changed(self) -> None:
+        with self._changes:
+            self._generation += 1
+            self._changes.notify_all()
+
+    def watcher(self) -> _VirtualWatcher:
+        return _VirtualWatcher(self)
 
     def reader_names(self) -> list[str]:
         return list(self._slots)
@@ -37,6 +49,7 @@ class VirtualBus:
             raise ValueError(f"reader {reader!r} is not an empty reader of this bus")
         key.reinsert()
         self._slots[reader] = key
+        self._changed()
         return reader
 
     def reader_empty(self, reader_name: str) -> bool:
@@ -49,6 +62,7 @@ class VirtualBus:
         for name, held in self._slots.items():
             if held is key:
                 self._slots[name] = None
+                self._changed()
                 return
         raise ValueError("that key is not in any reader")
 
@@ -75,3 +89,22 @@ class VirtualBus:
             yield None, connection
         finally:
             connection.close()
+
+
+class _VirtualWatcher:
+    """Waits for the bus's next insert or remove after the one it last saw."""
+
+    def __init__(self, bus: VirtualBus) -> None:
+        self._bus = bus
+        self._seen = bus._generation
+
+    def wait(self, timeout_ms: int = 1000) -> bool:
+        with self._bus._changes:
+            changed = self._bus._changes.wait_for(
+                lambda: self._bus._generation != self._seen, timeout_ms / 1000
+            )
+            self._seen = self._bus._generation
+            return changed
+
+    def close(self) -> None:
+        pass

@@ -4,11 +4,22 @@ An export file holds either registrations (the tokens' secrets, for the IdP to a
 list (serials only, for the IdP to stop trusting), never both, so that each file is confirmed for what
 it is. What the target cannot take is refused with the reason for every token concerned; with
 `leave_out_refused` those credentials are left out and named in the result and in the ledger, and
-what they ask of the IdP stays outstanding.
+what they ask of the IdP stays outstanding. A token with several credentials (a YubiKey issued with a
+TOTP credential and a Yubico OTP key) goes with those the target takes, the others named as left out.
 
 Order of the record and the file: the file's bytes (already encrypted) and their SHA-256 are made in
 memory; the ledger event is appended and the file written inside the same transaction, so a file that
 could not be written leaves no event, and a transaction that fails to commit removes the file.
+
+Who: every function takes the acting operator's signed-in `Session` and checks it with the role
+(`roles.require`): a deactivation list, a confirmation or a withdrawal is desk work (`export`:
+custodian, supervisor, admin); a file with secrets takes a supervisor or admin (`export_secrets`). An
+export with secrets is one operator's act, not a four-eyes one: issue 6 names the two-person actions
+(reset, replacement, temporary access, unlocking an operator), and an IdP hand-off follows every
+issue, so a second sign-in for each would be routine rather than a check. What guards it instead: the
+role, the file always encrypted and written only where the operator says, the `idp.exported` event
+naming the operator, the tokens and the file's SHA-256, and the export listed as pending until someone
+confirms the import.
 """
 
 from __future__ import annotations
@@ -25,12 +36,13 @@ from ..core import Station
 from ..errors import InputError, StationError
 from ..inventory.common import NotFound, clean_reason, find_token
 from ..inventory.roles import require
+from ..operators.sessions import Session
 from ..seedfiles import ExportRefused, OtpKind, TokenSeed
 from .archive import check_password, seven_zip
 from .formats import Context, Format, Gone, deactivation_list, find_format
 from .safe_files import target_file, write_private
 from .selection import DEACTIVATE, REGISTER, Selection, choose
-from .token_seeds import Owner, seeds_of
+from .token_seeds import Owner, public_id_modhex, seeds_of
 
 MAX_TOKENS = 2000  # one ledger event lists every serial; larger hand-offs go by site, batch or wave
 
@@ -125,23 +137,36 @@ def _refusals(fmt: Format, seeds: list[TokenSeed], ctx: Context) -> list[tuple[T
 
 
 def _one_per_serial(fmt: Format, seeds: list[TokenSeed]) -> list[tuple[TokenSeed, str]]:
+    """Credentials an IdP could not tell apart: it keeps one secret per serial (Duo: per serial and
+    token type, so a YubiKey's TOTP credential and its Yubico OTP key are two Duo tokens)."""
     if fmt.idp not in ("entra", "okta", "duo") and fmt.name != "privacyidea-csv":
         return []
-    counts = Counter(s.serial for s in seeds)
+
+    def slot(s: TokenSeed) -> tuple:
+        return (s.serial, s.kind, s.digits, s.period) if fmt.idp == "duo" else (s.serial,)
+
+    counts = Counter(slot(s) for s in seeds)
+    per = " of this token type" if fmt.idp == "duo" else ""
     return [
         (
             s,
-            f"{fmt.idp} keeps one secret per serial number, and this token has {counts[s.serial]}"
+            f"{fmt.idp} keeps one secret per serial number{per}, and this token has {counts[slot(s)]}"
             " credentials to export",
         )
         for s in seeds
-        if counts[s.serial] > 1
+        if counts[slot(s)] > 1
     ]
 
 
 def _register_files(
     station: Station, fmt: Format, serials: list[str], request: ExportRequest, ctx: Context
 ) -> tuple[list, list[str], list[tuple[str, str]]]:
+    """The files, the serials in them, and what was left out (serial, why).
+
+    A token is refused when none of its credentials can go to the format; a token with several
+    credentials (a YubiKey with a TOTP credential and a Yubico OTP key) goes with those the IdP
+    takes, and the others are named as left out, never dropped silently.
+    """
     seeds: list[TokenSeed] = []
     left_out: list[tuple[str, str]] = []
     for serial in serials:
@@ -156,28 +181,32 @@ def _register_files(
                 )
             )
         seeds += found
+    others: list[tuple[TokenSeed, str]] = []
     refused = _one_per_serial(fmt, seeds)
     try:
         if refused:
             raise ExportRefused(fmt.name, tuple((s.serial, r) for s, r in refused))
         files = fmt.write(seeds, ctx) if seeds else []
     except ExportRefused:
-        refused = refused or _refusals(fmt, seeds, ctx)
-        if not request.leave_out_refused:
+        unfit = _refusals(fmt, seeds, ctx)
+        fit = [s for s in seeds if all(s is not u for u, _ in unfit)]
+        going = {s.serial for s in fit}
+        others = [(s, r) for s, r in unfit if s.serial in going]  # the token goes with its other ones
+        refused = [(s, r) for s, r in unfit if s.serial not in going] + _one_per_serial(fmt, fit)
+        if refused and not request.leave_out_refused:
             raise ExportRefused(
                 fmt.name,
                 tuple((s.serial, r) for s, r in refused),
                 "Leave these out (--leave-out-refused: they stay outstanding), or choose a"
                 " format their IdP takes.",
             ) from None
-        kept = [s for s in seeds if all(s is not r for r, _ in refused)]
+        seeds = [s for s in fit if all(s is not r for r, _ in refused)]
         left_out += [(s.serial, f"{_what(s)}: {reason}") for s, reason in refused]
-        seeds = kept
         files = fmt.write(seeds, ctx) if seeds else []
     if left_out and not request.leave_out_refused:
         raise ExportRefused(fmt.name, tuple(left_out))
     exported = sorted({s.serial for s in seeds})
-    return files, exported, left_out
+    return files, exported, left_out + [(s.serial, f"{_what(s)}: {reason}") for s, reason in others]
 
 
 def _what(seed: TokenSeed) -> str:
@@ -211,6 +240,13 @@ def _gone(db: sqlite_utils.Database, serial: str, names: Owner) -> Gone:
     public = db.execute("SELECT public_id FROM seeds WHERE serial = ?", [serial]).fetchone()
     owner = names.upn(token["owner"] or token["last_owner"] or "")
     public_id = (public[0] or "") if public else ""
+    if not public_id:  # a Yubico OTP slot programmed here at issue: its credential has the public id
+        issued = db.execute(
+            "SELECT public_id FROM credentials WHERE serial = ? AND oath_type = 'YUBICO_OTP'"
+            " AND public_id IS NOT NULL ORDER BY issued_at DESC LIMIT 1",
+            [serial],
+        ).fetchone()
+        public_id = public_id_modhex({"public_id": issued[0]}) if issued else ""
     return Gone(serial, token["status"], owner, tuple(dict.fromkeys(types)), public_id)
 
 
@@ -242,14 +278,20 @@ def outstanding(db: sqlite_utils.Database) -> dict:
     return {REGISTER: 0, DEACTIVATE: 0, **dict(rows)}
 
 
-def export_tokens(station: Station, request: ExportRequest, *, operator: str) -> ExportResult:
+def _action(purpose: str) -> str:
+    return "export" if purpose == DEACTIVATE else "export_secrets"
+
+
+def export_tokens(station: Station, request: ExportRequest, *, operator: Session) -> ExportResult:
     """Write one export file for the chosen tokens and record it (pending until confirmed)."""
     if station.vault is None:
         raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
     fmt = find_format(request.format)
     purpose = DEACTIVATE if request.deactivations else REGISTER
     db = station.ledger.db
-    require(db, operator, "export" if purpose == DEACTIVATE else "export_secrets")
+    with station.record() as tx:
+        # Refused before any secret is opened from the vault; checked again when the event is appended.
+        require(tx.db, operator, _action(purpose), station.now())
     if fmt.name == "otpauth" and not request.for_testing_only and purpose == REGISTER:
         raise InputError(
             "otpauth:// URIs carry every secret in clear text, for test setups only.",
@@ -303,8 +345,9 @@ def export_tokens(station: Station, request: ExportRequest, *, operator: str) ->
     written = False
     try:
         with station.record() as tx:
-            require(tx.db, operator, "export" if purpose == DEACTIVATE else "export_secrets")
-            entry = tx.append("idp.exported", body, actor=operator, at=station.now())
+            at = station.now()
+            actor = require(tx.db, operator, _action(purpose), at).id
+            entry = tx.append("idp.exported", body, actor=actor, at=at)
             write_private(target, data)
             written = True
     except BaseException:
@@ -342,23 +385,27 @@ def _pending(db: sqlite_utils.Database, export_id: str) -> dict:
     return export
 
 
-def confirm_export(station: Station, export_id: str, *, operator: str, note: str | None = None) -> int:
+def confirm_export(
+    station: Station, export_id: str, *, operator: Session, note: str | None = None
+) -> int:
     """The IdP admin reports the import done: its tokens count as registered (or deactivated) there."""
     with station.record() as tx:
-        require(tx.db, operator, "export")
+        at = station.now()
+        actor = require(tx.db, operator, "export", at).id
         export = _pending(tx.db, export_id)
         note = clean_reason(note, "import done")
         body = {"export_id": export["id"], "sha256": export["sha256"], "note": note}
-        return tx.append("idp.export_confirmed", body, actor=operator, at=station.now()).seq
+        return tx.append("idp.export_confirmed", body, actor=actor, at=at).seq
 
 
-def withdraw_export(station: Station, export_id: str, *, operator: str, reason: str) -> int:
+def withdraw_export(station: Station, export_id: str, *, operator: Session, reason: str) -> int:
     """The export will not be imported (lost, wrong file, import failed): its tokens are outstanding again."""
     with station.record() as tx:
-        require(tx.db, operator, "export")
+        at = station.now()
+        actor = require(tx.db, operator, "export", at).id
         export = _pending(tx.db, export_id)
         body = {"export_id": export["id"], "sha256": export["sha256"], "reason": clean_reason(reason)}
-        return tx.append("idp.export_withdrawn", body, actor=operator, at=station.now()).seq
+        return tx.append("idp.export_withdrawn", body, actor=actor, at=at).seq
 
 
 def list_exports(db: sqlite_utils.Database, *, status: str | None = None) -> list[dict]:

@@ -1,8 +1,8 @@
 """Projection handlers for the hand-off: export events, and what each token event asks of the IdP.
 
 `FOLLOWERS` run after the inventory's own handler for the same event (the token row is already
-updated): an issue asks the IdP to register the token; a return, loss, damage, block or retirement
-asks it to deactivate the token, if the IdP was ever told of it (a token never exported needs no
+updated): an issue asks the IdP to register the token; a return, loss, damage, block, retirement or
+reset asks it to deactivate the token, if the IdP was ever told of it (a token never exported needs no
 deactivation). An export covers what it carries until it is confirmed (done) or withdrawn (pending
 again); anything newer than the export is not covered by it.
 """
@@ -163,6 +163,7 @@ FOLLOWERS = {
     "token.reported_lost": on_gone,
     "token.reported_damaged": on_gone,
     "token.retired": on_gone,
+    "token.reset": on_gone,  # its credential is revoked; it comes back to be programmed again
     "token.blocked": on_blocked,
     "token.unblocked": on_unblocked,
 }

@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..inventory.intake import ReceiveReport
 from ..inventory.intake import Reject as IntakeReject
 from ..inventory.seed_intake import receive_seed_file
+from ..operators.sessions import Session
 from ..seedfiles import (
     HashAlgorithm,
     ImportMode,
@@ -221,7 +222,7 @@ def import_seed_file(
     data: bytes,
     options: ImportOptions,
     *,
-    operator: str,
+    operator: Session,
     source: str,
     vendor: str | None = None,
     model: str | None = None,

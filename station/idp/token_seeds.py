@@ -1,8 +1,10 @@
 """The station's tokens as neutral `TokenSeed`s for the writers, secrets opened from the vault.
 
 One token can hold several credentials: a YubiKey issued here carries one OATH TOTP credential per
-issue to its holder (credentials table), and a YubiKey received from a Personalization Tool or ykman
-log carries its OTP slot's key (seeds table). A classic token carries its vendor seed; once issued,
+issue to its holder (credentials table), and, with a recipe that programs Yubico OTP, its OTP slot's
+key (a credentials row too, sealed as `code_check.yubico_secret`, public id in hex); a YubiKey
+received from a Personalization Tool or ykman log carries its OTP slot's key (seeds table: private
+id then AES key, public id in modhex). A classic token carries its vendor seed; once issued,
 its credential row holds the owner and, for HOTP, the last counter accepted, so the export starts
 the IdP past every code already used here.
 """
@@ -13,8 +15,10 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from ..code_check import yubico_parts
 from ..core import Station
 from ..seedfiles import HashAlgorithm, OtpKind, TokenSeed
+from ..seedfiles.encoding import modhex_encode
 
 LIVE_CREDENTIALS = ("active", "suspended")  # suspended: its token is blocked, the IdP still may know it
 _KINDS = {"TOTP": OtpKind.TOTP, "HOTP": OtpKind.HOTP, "YUBICO_OTP": OtpKind.YUBICO_OTP}
@@ -74,6 +78,9 @@ def seeds_of(station: Station, token: dict, owner: Owner) -> list[TokenSeed]:
     for cred in creds:
         from_seed = seed is not None and cred["vault_record"] == seed["vault_record"]
         kind = _KINDS[cred["oath_type"]]
+        if kind is OtpKind.YUBICO_OTP and not from_seed:
+            out.append(_issued_yubico_otp(station, token, cred, common))
+            continue
         counter = 0
         if kind is OtpKind.HOTP:
             start = seed["counter"] if from_seed and seed["counter"] is not None else 0
@@ -94,6 +101,26 @@ def seeds_of(station: Station, token: dict, owner: Owner) -> list[TokenSeed]:
     if seed is not None and not any(c["vault_record"] == seed["vault_record"] for c in creds):
         out.append(_from_seed(station, token, seed, common))
     return out
+
+
+def public_id_modhex(credential: dict) -> str:
+    """A Yubico OTP credential's public id as the IdPs write it (credentials keep it in hex)."""
+    return modhex_encode(bytes.fromhex(credential["public_id"] or ""))
+
+
+def _issued_yubico_otp(station: Station, token: dict, cred: dict, common: dict) -> TokenSeed:
+    """The Yubico OTP slot a recipe programmed at issue (credential id ``yubico-otp/slotN``)."""
+    private_id, aes_key = yubico_parts(station.secret(cred["vault_record"]))
+    slot = cred["credential_id"].rpartition("slot")[2]
+    return TokenSeed(
+        kind=OtpKind.YUBICO_OTP,
+        secret=aes_key,
+        private_id=private_id,
+        public_id=public_id_modhex(cred),
+        slot=int(slot) if slot.isdigit() else None,
+        manufacturer=_manufacturer(token, None),
+        **common,
+    )
 
 
 def _from_seed(station: Station, token: dict, seed: dict, common: dict) -> TokenSeed:

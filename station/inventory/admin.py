@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from ..core import Station
 from ..errors import InputError
+from ..operators.sessions import Session
+from ..operators.sessions import end_all as end_all_sessions
 from .common import NotFound, clean_id, clean_reason
 from .roles import Operator, Role, find_operator, parse_roles, require, roles_text
 
@@ -45,7 +47,7 @@ def add_site(
     station: Station,
     site: str,
     *,
-    operator: str,
+    operator: Session,
     name: str | None = None,
     region: str | None = None,
     audit_every_days: int | None = None,
@@ -59,7 +61,7 @@ def add_site(
         _audit_days(audit_every_days),
     )
     with station.record() as tx:
-        require(tx.db, operator, "configure")
+        operator_id = require(tx.db, operator, "configure", station.now()).id
         exists = tx.db.execute("SELECT 1 FROM sites WHERE id = ?", [site]).fetchone()
         body = {
             "site": site,
@@ -67,7 +69,7 @@ def add_site(
             "region": value.region,
             "audit_every_days": value.audit_every_days,
         }
-        tx.append("site.changed" if exists else "site.added", body, actor=operator, at=station.now())
+        tx.append("site.changed" if exists else "site.added", body, actor=operator_id, at=station.now())
     return value
 
 
@@ -77,7 +79,7 @@ def add_location(
     *,
     site: str,
     kind: str,
-    operator: str,
+    operator: Session,
     name: str | None = None,
     audit_every_days: int | None = None,
 ) -> Location:
@@ -95,7 +97,7 @@ def add_location(
         _audit_days(audit_every_days),
     )
     with station.record() as tx:
-        require(tx.db, operator, "configure")
+        operator_id = require(tx.db, operator, "configure", station.now()).id
         if tx.db.execute("SELECT 1 FROM sites WHERE id = ?", [value.site]).fetchone() is None:
             raise NotFound(f"There is no site {value.site!r}.", "Add it first: station site add.")
         row = tx.db.execute("SELECT site FROM locations WHERE id = ?", [location]).fetchone()
@@ -111,12 +113,12 @@ def add_location(
             "name": value.name,
             "audit_every_days": value.audit_every_days,
         }
-        tx.append("location.changed" if row else "location.added", body, actor=operator, at=station.now())
+        tx.append("location.changed" if row else "location.added", body, actor=operator_id, at=station.now())
     return value
 
 
 def enrol_operator(
-    station: Station, operator_id: str, roles: str | list[str], *, operator: str, name: str | None = None
+    station: Station, operator_id: str, roles: str | list[str], *, operator: Session, name: str | None = None
 ) -> Operator:
     """Enrol an operator with roles, or change an enrolled one's roles (reactivating them)."""
     operator_id = clean_id("operator id", operator_id, max_len=64)
@@ -130,26 +132,31 @@ def enrol_operator(
         )
     display = clean_id("operator name", name or operator_id, max_len=120)
     with station.record() as tx:
-        require(tx.db, operator, "enrol")
+        admin = require(tx.db, operator, "enrol", station.now()).id
         existing = find_operator(tx.db, operator_id)
-        if existing and operator_id == operator and Role.ADMIN not in wanted:
+        if existing and operator_id == admin and Role.ADMIN not in wanted:
             raise InputError(
                 "You cannot take the admin role from yourself.", "Another admin can change your roles."
             )
+        if (
+            existing
+            and tx.db.execute("SELECT break_glass FROM operators WHERE id = ?", [operator_id]).fetchone()[0]
+        ):
+            raise InputError("The break-glass admin's roles are fixed.", "Enrol a named operator instead.")
         body = {"operator": operator_id, "name": display, "roles": sorted(r.value for r in wanted)}
         tx.append(
-            "operator.changed" if existing else "operator.enrolled", body, actor=operator, at=station.now()
+            "operator.changed" if existing else "operator.enrolled", body, actor=admin, at=station.now()
         )
     return Operator(operator_id, display, wanted, "active")
 
 
-def deactivate_operator(station: Station, operator_id: str, *, operator: str, reason: str) -> None:
+def deactivate_operator(station: Station, operator_id: str, *, operator: Session, reason: str) -> None:
     """Take an operator's right to act away (their past events stay theirs)."""
     operator_id = clean_id("operator id", operator_id)
     reason = clean_reason(reason)
     with station.record() as tx:
-        require(tx.db, operator, "enrol")
-        if operator_id == operator:
+        admin = require(tx.db, operator, "enrol", station.now()).id
+        if operator_id == admin:
             raise InputError("You cannot deactivate yourself.", "Ask another admin.")
         if find_operator(tx.db, operator_id) is None:
             raise NotFound(
@@ -167,9 +174,10 @@ def deactivate_operator(station: Station, operator_id: str, *, operator: str, re
         tx.append(
             "operator.deactivated",
             {"operator": operator_id, "reason": reason},
-            actor=operator,
+            actor=admin,
             at=station.now(),
         )
+        end_all_sessions(tx.db, operator_id, station.now(), "deactivated")
 
 
 def list_operators(station: Station) -> list[dict]:

@@ -21,6 +21,8 @@ import sqlite_utils
 
 from ..core import Station
 from ..errors import InputError
+from ..operators.approvals import append_two_person
+from ..operators.sessions import Session
 from .common import NotFound, clean_serial, resolve_place, today
 from .roles import require, require_second
 from .states import describe
@@ -59,11 +61,11 @@ def _open(db: sqlite_utils.Database, audit_id: str) -> dict:
 
 
 def start_audit(
-    station: Station, *, operator: str, site: str | None = None, location: str | None = None
+    station: Station, *, operator: Session, site: str | None = None, location: str | None = None
 ) -> str:
     """Open a count for a whole site or one location; returns the audit id."""
     with station.record() as tx:
-        require(tx.db, operator, "audit")
+        operator_id = require(tx.db, operator, "audit", station.now()).id
         site, location = resolve_place(tx.db, station.config.site, site, location)
         clash = tx.db.execute(
             "SELECT id FROM audits WHERE status = 'open' AND site = ? AND"
@@ -80,14 +82,14 @@ def start_audit(
         tx.append(
             "audit.started",
             {"audit": audit_id, "site": site, "location": location},
-            actor=operator,
+            actor=operator_id,
             at=station.now(),
         )
     return audit_id
 
 
 def count(
-    station: Station, audit_id: str, serials: Iterable[str], *, operator: str, location: str | None = None
+    station: Station, audit_id: str, serials: Iterable[str], *, operator: Session, location: str | None = None
 ) -> int:
     """Record serials scanned or typed during a count; a serial counted twice counts once."""
     wanted = list(dict.fromkeys(clean_serial(s) for s in serials))
@@ -98,7 +100,7 @@ def count(
             f"{len(wanted)} serials at once is too many.", f"Count at most {MAX_COUNT} per batch."
         )
     with station.record() as tx:
-        require(tx.db, operator, "audit")
+        operator_id = require(tx.db, operator, "audit", station.now()).id
         audit = _open(tx.db, audit_id)
         if location is not None:
             site, location = resolve_place(tx.db, station.config.site, None, location)
@@ -112,7 +114,7 @@ def count(
         tx.append(
             "audit.counted",
             {"audit": audit_id, "serials": wanted, "location": location},
-            actor=operator,
+            actor=operator_id,
             at=station.now(),
         )
     return len(wanted)
@@ -167,13 +169,13 @@ def close_audit(
     station: Station,
     audit_id: str,
     *,
-    operator: str,
-    second_operator: str | None = None,
+    operator: Session,
+    second_operator: Session | None = None,
     note: str | None = None,
 ) -> AuditResult:
     """Reconcile and sign off: one event with the counts and every exception."""
     with station.record() as tx:
-        require(tx.db, operator, "audit")
+        operator_id = require(tx.db, operator, "audit", station.now()).id
         _open(tx.db, audit_id)
         result = reconcile_audit(tx.db, audit_id)
         body = {
@@ -185,10 +187,13 @@ def close_audit(
             "exceptions": result.exceptions(),
             "note": note,
         }
-        if second_operator:
-            require_second(tx.db, operator, second_operator, "witness")
-            body["second_operator"] = second_operator
-        tx.append("audit.closed", body, actor=operator, at=station.now())
+        if second_operator is not None:
+            require_second(tx.db, operator, second_operator, "witness", station.now())
+            append_two_person(
+                tx, station, "audit.closed", body, first=operator, second=second_operator, at=station.now()
+            )
+        else:
+            tx.append("audit.closed", body, actor=operator_id, at=station.now())
     return result
 
 

@@ -8,11 +8,12 @@ recorded (token.issue.failed) and changes nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..clock import rfc3339
 from ..core import Station
 from ..errors import StationError, VerificationFailed
+from ..operators.sessions import Session
 from .common import clean_id, clean_serial
 from .first_code import check_first_code
 from .owners import check_issue
@@ -27,6 +28,7 @@ class ClassicIssueResult:
     oath_type: str
     issued_at: str
     ledger_seq: int
+    recovery_codes: tuple[str, ...] = field(default=(), repr=False)  # a replacement's new set, shown once
 
 
 def _seed(station: Station, serial: str) -> dict:
@@ -38,33 +40,45 @@ def _seed(station: Station, serial: str) -> dict:
 
 
 def issue_classic(
-    station: Station, serial: str, *, owner: str, operator: str, code: str
+    station: Station,
+    serial: str,
+    *,
+    owner: str,
+    operator: Session,
+    code: str,
+    approver: Session | None = None,
 ) -> ClassicIssueResult:
-    """Bind a classic token in stock to an owner after the first code from it verifies."""
+    """Bind a classic token in stock to an owner after the first code from it verifies.
+
+    Replacing the owner's lost or damaged token needs `approver` (a second operator's approval)."""
+    from ..binding import append_approved, on_bound
+
     if station.vault is None:
         raise StationError("The station is open read-only.", "Open it with the vault passphrase.")
     serial, owner = clean_serial(serial), clean_id("owner", owner)
-    check_issue(station.ledger.db, serial, owner, operator, station.now(), kind="oath")
+    with station.record() as tx:
+        check_issue(tx.db, serial, owner, operator, station.now(), kind="oath", approver=approver)
     seed = _seed(station, serial)
     factor = check_first_code(seed, station.secret(seed["vault_record"]), code, station.now())
     if factor is None:
         station.append(
             "token.issue.failed",
             {"serial": serial, "kind": "oath", "owner": owner, "reason": "first code did not verify"},
-            actor=operator,
+            actor=operator.operator,
         )
         raise VerificationFailed(
             f"The code does not match token {serial}'s seed; the token was not issued.",
             "Check the serial on the token and read the next code; a token whose codes never match"
             " goes back to the vendor.",
         )
+    at = station.now()
     with station.record() as tx:
-        _token, access_end = check_issue(tx.db, serial, owner, operator, station.now(), kind="oath")
+        _token, access_end = check_issue(tx.db, serial, owner, operator, at, kind="oath", approver=approver)
         body = {
             "serial": serial,
             "kind": "oath",
             "owner": owner,
-            "custodian": operator,
+            "custodian": operator.operator,
             "credential_id": serial,
             "oath_type": seed["oath_type"],
             "algorithm": seed["algorithm"],
@@ -77,5 +91,17 @@ def issue_classic(
             "site": _token["site"],
             "access_end": access_end,
         }
-        entry = tx.append("token.issued", body, actor=operator, at=station.now())
-    return ClassicIssueResult(serial, owner, seed["oath_type"], rfc3339(entry.at_datetime), entry.seq)
+        entry = append_approved(
+            tx, station, "token.issued", body, operator=operator, approver=approver, at=at
+        )
+        recovery = on_bound(
+            tx, station, owner, actor=operator.operator, at=at, replacement="replaces" in entry.body
+        )
+    return ClassicIssueResult(
+        serial,
+        owner,
+        seed["oath_type"],
+        rfc3339(entry.at_datetime),
+        entry.seq,
+        () if recovery is None else recovery.codes,
+    )

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from ..core import Station
 from ..errors import InputError
-from .common import clean_id, clean_reason, clean_serial, get_token, resolve_place
+from ..operators.approvals import append_two_person
+from ..operators.sessions import Session
+from .common import clean_reason, clean_serial, get_token, resolve_place
 from .roles import NotPermitted, Role, require, require_second
 from .states import Action, check
 
@@ -32,8 +34,8 @@ def transfer(
     station: Station,
     serials: Iterable[str | int],
     *,
-    operator: str,
-    to_custodian: str | None = None,
+    operator: Session,
+    to_custodian: Session | None = None,
     location: str | None = None,
     site: str | None = None,
     reason: str | None = None,
@@ -46,16 +48,19 @@ def transfer(
         raise InputError(
             f"{len(wanted)} tokens in one move is too many.", f"Move at most {MAX_BATCH} at once."
         )
-    to_custodian = clean_id("receiving custodian", to_custodian or operator)
-    if location is None and site is None and to_custodian == operator:
+    taker = to_custodian if to_custodian is not None and to_custodian.operator != operator.operator else None
+    to_custodian_id = (to_custodian or operator).operator
+    if location is None and site is None and taker is None:
         raise InputError(
             "Nothing would change: same custodian, no new place.",
             "Give --to CUSTODIAN, --location or --site.",
         )
+    at = station.now()
     with station.record() as tx:
-        actor = require(tx.db, operator, "transfer")
-        if to_custodian != operator:
-            require_second(tx.db, operator, to_custodian, "transfer")
+        actor = require(tx.db, operator, "transfer", at)
+        if taker is not None:
+            # The custodian taking over signs in to accept the tokens (they become answerable for them).
+            require_second(tx.db, operator, taker, "transfer", at)
         to_site, to_location = (
             resolve_place(tx.db, station.config.site, site, location) if (location or site) else (None, None)
         )
@@ -63,9 +68,9 @@ def transfer(
         for serial in wanted:
             token = get_token(tx.db, serial)
             check(Action.TRANSFER, token)
-            if token["custodian"] not in (operator, None) and Role.SUPERVISOR not in actor.roles:
+            if token["custodian"] not in (actor.id, None) and Role.SUPERVISOR not in actor.roles:
                 raise NotPermitted(
-                    f"Token {serial} is in {token['custodian']}'s custody, not {operator}'s.",
+                    f"Token {serial} is in {token['custodian']}'s custody, not {actor.id}'s.",
                     f"{token['custodian']} hands it over, or a supervisor moves it.",
                 )
             moves.append(
@@ -87,12 +92,15 @@ def transfer(
             to_site, to_location = sites.pop(), moves[0]["from_location"]
         body = {
             "moves": moves,
-            "to_custodian": to_custodian,
+            "to_custodian": to_custodian_id,
             "to_site": to_site,
             "to_location": to_location,
             "reason": clean_reason(reason, "custody move"),
         }
-        if to_custodian != operator:
-            body["second_operator"] = to_custodian
-        entry = tx.append("token.transferred", body, actor=operator, at=station.now())
-    return TransferResult(entry.seq, tuple(wanted), to_custodian, to_site, to_location)
+        if taker is not None:
+            entry = append_two_person(
+                tx, station, "token.transferred", body, first=operator, second=taker, at=at
+            )
+        else:
+            entry = tx.append("token.transferred", body, actor=actor.id, at=at)
+    return TransferResult(entry.seq, tuple(wanted), to_custodian_id, to_site, to_location)

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from ..core import Station
 from ..errors import InputError, StationError
+from ..operators.sessions import Session
 from .common import today
 from .directory_csv import Employee, parse_directory
 from .roles import require
@@ -131,7 +132,7 @@ def plan_directory(station: Station, data: bytes, source: str) -> DirectoryPlan:
 
 
 def apply_directory(
-    station: Station, plan: DirectoryPlan, *, operator: str, allow_mass_removal: bool = False
+    station: Station, plan: DirectoryPlan, *, operator: Session, allow_mass_removal: bool = False
 ) -> int:
     """Record the plan's changes (one event per employee and a summary); the number of changes."""
     if plan.empty:
@@ -143,7 +144,7 @@ def apply_directory(
             " (--allow-mass-removal).",
         )
     with station.record() as tx:
-        require(tx.db, operator, "directory")
+        operator_id = require(tx.db, operator, "directory", station.now()).id
         if _digest(_current(tx.db)) != plan.base:
             raise StationError(
                 "The directory changed since this diff was made; nothing was imported.",
@@ -151,16 +152,16 @@ def apply_directory(
             )
         at = station.now()
         for emp in plan.added:
-            tx.append("employee.added", emp.body(), actor=operator, at=at)
+            tx.append("employee.added", emp.body(), actor=operator_id, at=at)
         for change in plan.changed:
             tx.append(
                 "employee.changed",
                 {**change.after.body(), "changed": list(change.fields)},
-                actor=operator,
+                actor=operator_id,
                 at=at,
             )
         for emp in plan.removed:
-            tx.append("employee.left", {"id": emp.id}, actor=operator, at=at)
+            tx.append("employee.left", {"id": emp.id}, actor=operator_id, at=at)
         tx.append(
             "directory.imported",
             {
@@ -170,7 +171,7 @@ def apply_directory(
                 "changed": len(plan.changed),
                 "removed": len(plan.removed),
             },
-            actor=operator,
+            actor=operator_id,
             at=at,
         )
     return len(plan.added) + len(plan.changed) + len(plan.removed)

@@ -57,16 +57,27 @@ def on_location_changed(db: sqlite_utils.Database, e: Entry) -> None:
 def on_operator_enrolled(db: sqlite_utils.Database, e: Entry) -> None:
     b = e.body
     db.execute(
-        "INSERT OR REPLACE INTO operators (id, name, roles, status, enrolled_by, enrolled_at, updated_at)"
-        " VALUES (?, ?, ?, 'active', ?, ?, ?)",
-        [b["operator"], b["name"], ",".join(sorted(b["roles"])), e.actor, e.at, e.at],
+        "INSERT OR REPLACE INTO operators (id, name, roles, status, enrolled_by, enrolled_at, updated_at,"
+        " break_glass) VALUES (?, ?, ?, 'active', ?, ?, ?, ?)",
+        [
+            b["operator"],
+            b["name"],
+            ",".join(sorted(b["roles"])),
+            e.actor,
+            e.at,
+            e.at,
+            int(b.get("break_glass", 0)),
+        ],
     )
 
 
 def on_operator_changed(db: sqlite_utils.Database, e: Entry) -> None:
+    # A change of roles reactivates a deactivated operator, but never unlocks a locked one: that
+    # takes two operators (operator.unlocked).
     b = e.body
     db.execute(
-        "UPDATE operators SET name = ?, roles = ?, status = 'active', updated_at = ? WHERE id = ?",
+        "UPDATE operators SET name = ?, roles = ?, updated_at = ?,"
+        " status = CASE status WHEN 'deactivated' THEN 'active' ELSE status END WHERE id = ?",
         [b["name"], ",".join(sorted(b["roles"])), e.at, b["operator"]],
     )
 

@@ -173,6 +173,23 @@ def on_issued(db: sqlite_utils.Database, e: Entry) -> None:
             b.get("first_step", -1),
         ],
     )
+    otp = b.get("yubico_otp")
+    if otp:  # the key's Yubico OTP slot, programmed with the same issue (recipe [yubico_otp])
+        db.execute(
+            "INSERT OR REPLACE INTO credentials (id, serial, credential_id, owner, oath_type,"
+            " seed_fingerprint, vault_record, status, issued_at, public_id)"
+            " VALUES (?, ?, ?, ?, 'YUBICO_OTP', ?, ?, 'active', ?, ?)",
+            [
+                credential_key(b["serial"], otp["credential_id"]),
+                b["serial"],
+                otp["credential_id"],
+                b["owner"],
+                otp["fingerprint"],
+                otp["vault_record"],
+                e.at,
+                otp["public_id"],
+            ],
+        )
     if prior != "issued":
         _close_incident(db, e, b["owner"], str(b["serial"]))
     _history(db, e, b["serial"])
@@ -298,6 +315,17 @@ def on_transferred(db: sqlite_utils.Database, e: Entry) -> None:
         _history(db, e, move["serial"])
 
 
+def on_reset(db: sqlite_utils.Database, e: Entry) -> None:
+    """Reset: the owner's codes stop, the token is back at the desk to be programmed again."""
+    b = e.body
+    _update(
+        db, e, b["serial"], status="returned", owner=None, custodian=e.actor, location=None, prior_status=None
+    )
+    _credentials(db, b["serial"], "revoked")
+    _history(db, e, b["serial"])
+    on_support(db, e)
+
+
 def on_support(db: sqlite_utils.Database, e: Entry) -> None:
     # Resets and other support requests (issue 6/7 record them); replacements come from on_issued.
     kind = "reset" if e.type == "token.reset" else e.body.get("kind", "other")
@@ -320,6 +348,6 @@ HANDLERS = {
     "token.found": on_found,
     "token.retired": on_retired,
     "token.transferred": on_transferred,
-    "token.reset": on_support,
+    "token.reset": on_reset,
     "support.requested": on_support,
 }

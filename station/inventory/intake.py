@@ -16,6 +16,7 @@ import firmware_profiles
 from ..core import Station
 from ..devices import present_keys
 from ..errors import InputError
+from ..operators.sessions import Session
 from .common import clean_reason, find_token, resolve_place, yubikey_serial
 from .roles import require
 
@@ -106,7 +107,7 @@ def receive_serials(
     station: Station,
     serials: Iterable[str | int],
     *,
-    operator: str,
+    operator: Session,
     model: str | None = None,
     location: str | None = None,
     site: str | None = None,
@@ -131,7 +132,7 @@ def receive_serials(
         seen.add(serial)
         good.append((n, serial))
     with station.record() as tx:
-        require(tx.db, operator, "receive")
+        operator_id = require(tx.db, operator, "receive", station.now()).id
         site, location = resolve_place(tx.db, station.config.site, site, location)
         fresh = []
         for n, serial in good:
@@ -151,8 +152,8 @@ def receive_serials(
         for serial in fresh:
             tx.append(
                 "token.received",
-                yubikey_body(serial, model_name, None, operator, site, location, "list", reason),
-                actor=operator,
+                yubikey_body(serial, model_name, None, operator_id, site, location, "list", reason),
+                actor=operator_id,
                 at=station.now(),
             )
     return ReceiveReport(tuple(str(s) for s in fresh), tuple(rejected))
@@ -161,7 +162,7 @@ def receive_serials(
 def receive_inserted(
     station: Station,
     *,
-    operator: str,
+    operator: Session,
     serial: int | None = None,
     location: str | None = None,
     site: str | None = None,
@@ -176,7 +177,7 @@ def receive_inserted(
     reason = clean_reason(reason, "stock intake by insertion")
     received, known, rejected = [], [], []
     with station.record() as tx:
-        require(tx.db, operator, "receive")
+        operator_id = require(tx.db, operator, "receive", station.now()).id
         site, location = resolve_place(tx.db, station.config.site, site, location)
         for key in keys:
             if key.serial is None:
@@ -188,9 +189,9 @@ def receive_inserted(
             tx.append(
                 "token.received",
                 yubikey_body(
-                    key.serial, key.model, key.firmware, operator, site, location, "inserted", reason
+                    key.serial, key.model, key.firmware, operator_id, site, location, "inserted", reason
                 ),
-                actor=operator,
+                actor=operator_id,
                 at=station.now(),
             )
             received.append(str(key.serial))

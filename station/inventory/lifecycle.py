@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from ..core import Station
 from ..errors import InputError
+from ..operators.approvals import append_two_person
+from ..operators.sessions import Session
 from .common import TokenView, clean_reason, clean_serial, find_token, get_token, resolve_place
 from .roles import NotPermitted, require, require_second
 from .states import Action, check
@@ -31,33 +33,37 @@ def _move(
     station: Station,
     action: Action,
     serial: str | int,
-    operator: str,
+    operator: Session,
     event: str,
     body: dict,
     *,
-    second: str | None = None,
+    second: Session | None = None,
     second_action: str = "witness",
     place: bool = False,
     own_token_ok: bool = True,
+    owner_excluded: bool = False,
 ) -> Transition:
     serial = clean_serial(serial)
+    at = station.now()
     with station.record() as tx:
-        require(tx.db, operator, action.value)
+        actor = require(tx.db, operator, action.value, at).id
         token = get_token(tx.db, serial)
         check(action, token)
-        if not own_token_ok and operator in (token["owner"], token["last_owner"]):
+        if not own_token_ok and actor in (token["owner"], token["last_owner"]):
             raise NotPermitted(
-                f"{operator} cannot record this for their own token.", "Ask another custodian to do it."
+                f"{actor} cannot record this for their own token.", "Ask another custodian to do it."
             )
         body = {"serial": serial, "kind": token["kind"], "owner": token["owner"], **body}
-        if second is not None:
-            require_second(tx.db, operator, second, second_action)
-            body["second_operator"] = second
         if place:
             body["site"], body["location"] = resolve_place(
                 tx.db, station.config.site, body.pop("site", None) or token["site"], body.get("location")
             )
-        entry = tx.append(event, body, actor=operator, at=station.now())
+        if second is not None:
+            owner = (token["owner"] or token["last_owner"]) if owner_excluded else None
+            require_second(tx.db, operator, second, second_action, at, owner=owner)
+            entry = append_two_person(tx, station, event, body, first=operator, second=second, at=at)
+        else:
+            entry = tx.append(event, body, actor=actor, at=at)
         now = find_token(tx.db, serial)
     return Transition(event, entry.seq, TokenView(**now))
 
@@ -66,7 +72,7 @@ def return_token(
     station: Station,
     serial: str | int,
     *,
-    operator: str,
+    operator: Session,
     location: str | None = None,
     site: str | None = None,
     reason: str | None = None,
@@ -84,7 +90,7 @@ def return_token(
     )
 
 
-def report_lost(station: Station, serial: str | int, *, operator: str, reason: str) -> Transition:
+def report_lost(station: Station, serial: str | int, *, operator: Session, reason: str) -> Transition:
     """The token is missing: its codes stop verifying at once; the owner can be given a replacement."""
     return _move(
         station, Action.REPORT_LOST, serial, operator, "token.reported_lost", {"reason": clean_reason(reason)}
@@ -95,7 +101,7 @@ def report_damaged(
     station: Station,
     serial: str | int,
     *,
-    operator: str,
+    operator: Session,
     reason: str,
     location: str | None = None,
     site: str | None = None,
@@ -112,12 +118,12 @@ def report_damaged(
     )
 
 
-def block(station: Station, serial: str | int, *, operator: str, reason: str) -> Transition:
+def block(station: Station, serial: str | int, *, operator: Session, reason: str) -> Transition:
     """Suspend a token's codes while something is unclear (suspected theft, a leaver's token)."""
     return _move(station, Action.BLOCK, serial, operator, "token.blocked", {"reason": clean_reason(reason)})
 
 
-def unblock(station: Station, serial: str | int, *, operator: str, reason: str) -> Transition:
+def unblock(station: Station, serial: str | int, *, operator: Session, reason: str) -> Transition:
     """Lift a block: the token returns to the state it was in, its codes verify again if issued."""
     return _move(
         station,
@@ -134,7 +140,7 @@ def found(
     station: Station,
     serial: str | int,
     *,
-    operator: str,
+    operator: Session,
     reason: str,
     location: str | None = None,
     site: str | None = None,
@@ -153,7 +159,13 @@ def found(
 
 
 def retire(
-    station: Station, serial: str | int, *, operator: str, how: str, reason: str, witness: str | None = None
+    station: Station,
+    serial: str | int,
+    *,
+    operator: Session,
+    how: str,
+    reason: str,
+    witness: Session | None = None,
 ) -> Transition:
     """End a token's life: destroyed, sent back to the vendor, or written off after a loss."""
     if how not in RETIRE_HOW:
@@ -166,4 +178,25 @@ def retire(
         "token.retired",
         {"how": how, "reason": clean_reason(reason)},
         second=witness,
+    )
+
+
+def reset_token(
+    station: Station, serial: str | int, *, operator: Session, approver: Session, reason: str
+) -> Transition:
+    """Reset an owner's token (forgotten, doubted, out of step): its codes stop at once and it comes back
+    to the desk to be programmed again. Four-eyes: a supervisor or admin approves; the owner can be
+    neither operator. The owner keeps their recovery codes (what they use meanwhile). Counts as a
+    support request in the rollout metrics."""
+    return _move(
+        station,
+        Action.RESET,
+        serial,
+        operator,
+        "token.reset",
+        {"reason": clean_reason(reason)},
+        second=approver,
+        second_action="approve_supervisor",
+        own_token_ok=False,
+        owner_excluded=True,
     )

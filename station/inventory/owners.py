@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlite_utils
 
 from ..errors import InputError
+from ..operators.sessions import Session
 from .common import NotFound, get_token, today
 from .roles import NotPermitted, require
 from .states import Action, TokenState, check
@@ -44,14 +45,42 @@ def check_owner(db: sqlite_utils.Database, owner: str, at: datetime) -> str | No
     return access_end
 
 
+def replaces(db: sqlite_utils.Database, owner: str) -> dict | None:
+    """The owner's lost or damaged token that a new issue would replace (an open incident), if any."""
+    row = db.execute(
+        "SELECT serial, kind FROM incidents WHERE owner = ? AND replaced_at IS NULL ORDER BY seq LIMIT 1",
+        [owner],
+    ).fetchone()
+    return None if row is None else {"serial": row[0], "kind": row[1]}
+
+
 def check_issue(
-    db: sqlite_utils.Database, serial: str, owner: str, operator: str, at: datetime, *, kind: str
+    db: sqlite_utils.Database,
+    serial: str,
+    owner: str,
+    operator: Session,
+    at: datetime,
+    *,
+    kind: str,
+    approver: Session | None = None,
 ) -> tuple[dict | None, str | None]:
-    """(token row or None if the key is new to the inventory, owner's access end) or a refusal."""
-    require(db, operator, "issue")
-    if owner == operator:
+    """(token row or None if the key is new to the inventory, owner's access end) or a refusal.
+
+    An issue that replaces the owner's lost or damaged token is four-eyes: without a second operator's
+    approval it is refused here, before anything is written (the caller then uses the approval up
+    with roles.require_second in its transaction).
+    """
+    custodian = require(db, operator, "issue", at).id
+    if owner == custodian:
         raise InputError(
             "The custodian cannot issue a token to themselves.", "Ask another custodian to issue your token."
+        )
+    old = replaces(db, owner)
+    if old is not None and approver is None:
+        raise NotPermitted(
+            f"This issue replaces {owner}'s {old['kind']} token {old['serial']}: a second operator must"
+            " approve it.",
+            "A supervisor or admin (not the owner) signs in to approve the replacement.",
         )
     access_end = check_owner(db, owner, at)
     try:

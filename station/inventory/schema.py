@@ -39,7 +39,9 @@ TABLES: dict[str, tuple[str, str]] = {
     "operators": (
         """CREATE TABLE operators (
         id TEXT PRIMARY KEY NOT NULL, name TEXT, roles TEXT NOT NULL, status TEXT NOT NULL,
-        enrolled_by TEXT, enrolled_at TEXT, updated_at TEXT)""",
+        enrolled_by TEXT, enrolled_at TEXT, updated_at TEXT, break_glass INTEGER NOT NULL DEFAULT 0,
+        credentials_at TEXT, signer_key TEXT, failures INTEGER NOT NULL DEFAULT 0, locked_until TEXT,
+        lock_reason TEXT, last_sign_in TEXT)""",
         "id",
     ),
     "employees": (

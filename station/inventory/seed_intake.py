@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from ..clock import rfc3339
 from ..core import Station
 from ..errors import InputError
+from ..operators.sessions import Session
 from .common import clean_reason, clean_serial, find_token, resolve_place, yubikey_serial
 from .intake import MAX_ENTRIES, MIN_SEED_BYTES, EntriesRejected, ReceiveReport, Reject, TokenSeed
 from .roles import require
@@ -90,7 +91,7 @@ def receive_seed_file(
     seeds: Sequence[TokenSeed],
     rejects: Sequence[Reject] = (),
     *,
-    operator: str,
+    operator: Session,
     source: str,
     sha256: str,
     vendor: str | None = None,
@@ -128,7 +129,7 @@ def receive_seed_file(
         good.append((serial, fields, vault_secret(seed), kind))
     received = []
     with station.record() as tx:
-        require(tx.db, operator, "receive")
+        operator_id = require(tx.db, operator, "receive", station.now()).id
         site, location = resolve_place(tx.db, station.config.site, site, location)
         fresh = []
         for serial, fields, secret, kind in good:
@@ -157,7 +158,7 @@ def receive_seed_file(
                 "batch": batch,
                 "model": model,
                 "vendor": vendor,
-                "custodian": operator,
+                "custodian": operator_id,
                 "site": site,
                 "location": location,
                 "how": "seed-file",
@@ -166,7 +167,7 @@ def receive_seed_file(
                 "seed_fingerprint": station.vault.fingerprint(secret),
                 "vault_record": record,
             }
-            tx.append("token.received", body, actor=operator, at=at)
+            tx.append("token.received", body, actor=operator_id, at=at)
             received.append(serial)
         tx.append(
             "stock.seed_file.received",
@@ -177,7 +178,7 @@ def receive_seed_file(
                 "received": len(received),
                 "rejected": [{"entry": r.entry, "serial": r.serial, "reason": r.reason} for r in rejected],
             },
-            actor=operator,
+            actor=operator_id,
             at=at,
         )
     return ReceiveReport(tuple(received), tuple(rejected))

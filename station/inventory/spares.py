@@ -14,6 +14,7 @@ import sqlite_utils
 
 from ..core import Station
 from ..errors import InputError
+from ..operators.sessions import Session
 from .common import clean_id, resolve_place
 from .roles import require
 
@@ -40,7 +41,7 @@ def set_spare_level(
     station: Station,
     *,
     minimum: int,
-    operator: str,
+    operator: Session,
     site: str | None = None,
     location: str | None = None,
     kind: str | None = None,
@@ -55,12 +56,12 @@ def set_spare_level(
     if site is None and location is None:
         raise InputError("A spare level needs a site or a location.", "Give --site or --location.")
     with station.record() as tx:
-        require(tx.db, operator, "spares")
+        operator_id = require(tx.db, operator, "spares", station.now()).id
         site, location = resolve_place(tx.db, station.config.site, site and clean_id("site", site), location)
         tx.append(
             "spares.level_set",
             {"site": site, "location": location, "kind": kind, "minimum": minimum},
-            actor=operator,
+            actor=operator_id,
             at=station.now(),
         )
     return next(

@@ -34,6 +34,7 @@ class Action(StrEnum):
     FOUND = "found"
     RETIRE = "retire"
     TRANSFER = "transfer"
+    RESET = "reset"
 
 
 S = TokenState
@@ -51,6 +52,7 @@ ALLOWED: dict[Action, frozenset[TokenState]] = {
     Action.FOUND: frozenset({S.LOST}),
     Action.RETIRE: frozenset({S.IN_STOCK, S.RETURNED, S.DAMAGED, S.LOST, S.BLOCKED}),
     Action.TRANSFER: AT_DESK | {S.BLOCKED},
+    Action.RESET: frozenset({S.ISSUED, S.BLOCKED}),
 }
 
 _VERB = {
@@ -63,6 +65,7 @@ _VERB = {
     Action.FOUND: "reported found",
     Action.RETIRE: "retired",
     Action.TRANSFER: "moved to another custodian or place",
+    Action.RESET: "reset",
 }
 
 
@@ -99,6 +102,8 @@ def _hint(action: Action, state: TokenState, serial: str) -> str:
         return "Take another token from stock for this owner."
     if action is Action.RETURN:
         return "Only a token held by an owner can be returned; check the serial."
+    if action is Action.RESET:
+        return "Only a token held by its owner (issued, or blocked while with them) is reset."
     if action is Action.UNBLOCK:
         return "Only a blocked token can be unblocked."
     if action is Action.FOUND:
@@ -113,8 +118,15 @@ def check(action: Action, token: dict) -> None:
     state = TokenState(token["status"])
     serial = token["serial"]
     if action is Action.TRANSFER and token.get("owner"):  # blocked, but still in its owner's hands
-        raise IllegalTransition(f"Token {serial} cannot be {_VERB[action]}: it is {describe(token)}.",
-                                "Its owner holds it: record the return first (station return), then move it.")
+        raise IllegalTransition(
+            f"Token {serial} cannot be {_VERB[action]}: it is {describe(token)}.",
+            "Its owner holds it: record the return first (station return), then move it.",
+        )
+    if action is Action.RESET and not token.get("owner"):
+        raise IllegalTransition(
+            f"Token {serial} cannot be reset: it is {describe(token)}, with no owner.",
+            _hint(action, state, serial),
+        )
     if state in ALLOWED[action]:
         return
     raise IllegalTransition(

@@ -99,8 +99,9 @@ def run(station: Station) -> int:
             [inventory_data.BIG],
         )
     ]
-    audit = start_audit(station, operator="aud", location=inventory_data.BIG)
-    count(station, audit, store[1000:] + elsewhere + [f"NOPE-{i}" for i in range(50)], operator="aud")
+    aud = inventory_data.sign_in(station, "aud")
+    audit = start_audit(station, operator=aud, location=inventory_data.BIG)
+    count(station, audit, store[1000:] + elsewhere + [f"NOPE-{i}" for i in range(50)], operator=aud)
     ours, result = best(lambda: reconcile_audit(db, audit))
     plain, _ = best(
         lambda: (

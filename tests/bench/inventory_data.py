@@ -4,7 +4,8 @@ Stock, directory, custody moves, losses, audits and the rest go through the stat
 what needs a key at the desk (programming a YubiKey, checking a first code) and the bulk of code
 checks are appended as the events those flows record after the device work, in batches, so that
 building the ledger takes minutes rather than hours. Every event passes through the real ledger
-(signed, chained) and the real projection handlers. Deterministic (seeded), so runs compare.
+(signed, chained) and the real projection handlers. Operators sign in as at the desk, with test-only
+HOTP tokens (tests/operator_tokens.py). Deterministic (seeded), so runs compare.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from desk_fixtures import PASS, MovableClock  # noqa: E402
+import operator_tokens as ot  # noqa: E402
+from desk_fixtures import PASS, Desk, MovableClock  # noqa: E402
 
 from station.core import Station, init_station, open_station  # noqa: E402
 from station.inventory import lifecycle as lc  # noqa: E402
@@ -28,6 +30,7 @@ from station.inventory.directory import apply_directory, plan_directory  # noqa:
 from station.inventory.intake import receive_serials  # noqa: E402
 from station.inventory.seed_intake import receive_seed_file  # noqa: E402
 from station.inventory.spares import set_spare_level  # noqa: E402
+from station.operators.credentials import set_credentials  # noqa: E402
 
 SITES = 50
 EMPLOYEES = 80_000
@@ -37,6 +40,12 @@ EVENTS = 1_000_000
 BIG = "central-store"  # one large store, for the big audit
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 CUSTODIANS = [f"cust{i:02d}" for i in range(40)]
+BUILT = "COMPLETE-6"  # the layout of issue 6 (operators sign in); an older cache is built again
+DESK: list[Desk] = []
+
+
+def op(who: str) -> object:
+    return DESK[-1].op(who)
 
 
 class Seed:
@@ -52,18 +61,18 @@ def _quiet(station: Station) -> None:
 
 def _people_and_places(st: Station, rng: random.Random) -> list[tuple[str, str]]:
     for i in range(SITES):
-        add_site(st, f"site-{i:02d}", operator="root", region=f"region-{i % 6}", audit_every_days=180)
+        add_site(st, f"site-{i:02d}", operator=op("root"), region=f"region-{i % 6}", audit_every_days=180)
     places = []
     for i in range(SITES):
         for kind in ("safe", "drawer", "shift-post"):
             loc = f"s{i:02d}-{kind}"
-            add_location(st, loc, site=f"site-{i:02d}", kind=kind, operator="root", audit_every_days=90)
+            add_location(st, loc, site=f"site-{i:02d}", kind=kind, operator=op("root"), audit_every_days=90)
             places.append((f"site-{i:02d}", loc))
-    add_location(st, BIG, site="site-00", kind="cabinet", operator="root", audit_every_days=30)
-    for c in CUSTODIANS:
-        enrol_operator(st, c, "custodian", operator="root")
-    for op, roles in (("sup", "supervisor"), ("aud", "auditor"), ("hr", "supervisor")):
-        enrol_operator(st, op, roles, operator="root")
+    add_location(st, BIG, site="site-00", kind="cabinet", operator=op("root"), audit_every_days=30)
+    for who, roles in [*((c, "custodian") for c in CUSTODIANS), ("sup", "supervisor"), ("aud", "auditor"),
+                       ("hr", "supervisor")]:
+        enrol_operator(st, who, roles, operator=op("root"))
+        set_credentials(st, who, pin=ot.pin(who), token=ot.token(who), operator=op("root"), cost=ot.CHEAP)
     rows = ["id,name,department,site,group,contractor,access_end"]
     for i in range(EMPLOYEES):
         contractor = rng.random() < 0.06
@@ -73,9 +82,9 @@ def _people_and_places(st: Station, rng: random.Random) -> list[tuple[str, str]]
             f"staff,{'yes' if contractor else 'no'},{end}"
         )
     plan = plan_directory(st, ("\n".join(rows) + "\n").encode(), "hr-export.csv")
-    apply_directory(st, plan, operator="hr")
+    apply_directory(st, plan, operator=op("hr"))
     for site in range(SITES):
-        set_spare_level(st, site=f"site-{site:02d}", minimum=rng.randint(20, 80), operator="sup")
+        set_spare_level(st, site=f"site-{site:02d}", minimum=rng.randint(20, 80), operator=op("sup"))
     return places
 
 
@@ -133,13 +142,16 @@ def _issue(tx: object, st: Station, serial: int | str, owner: str, custodian: st
 
 def build(path: Path) -> Path:
     """Create the station at path (if it is not there complete already); returns its data directory."""
-    done = path / "COMPLETE"
+    done = path / BUILT
     if done.exists():
         return path / "station"
+    shutil.rmtree(path / "station", ignore_errors=True)  # an unfinished or older build
     rng = random.Random(20261203)
     random.seed(20261203)
     clock = MovableClock(T0)
-    st = init_station(path / "station", "site-00", PASS, admin="root", clock=clock)
+    st = init_station(path / "station", "site-00", PASS, admin="root", admin_pin=ot.pin("root"),
+                      admin_token=ot.token("root"), clock=clock, pin_cost=ot.CHEAP)
+    DESK.append(Desk(st, st.bus, clock))
     _quiet(st)
     places = _people_and_places(st, rng)
     print("directory and places done", st.ledger.size(), flush=True)
@@ -148,13 +160,13 @@ def build(path: Path) -> Path:
     for start in range(0, TOKENS - CLASSIC, 2000):
         site, loc = ("site-00", BIG) if start < big else rng.choice(places)
         batch = range(serial + start, serial + start + 2000)
-        receive_serials(st, batch, operator=rng.choice(CUSTODIANS), model="YubiKey 5 NFC", location=loc)
+        receive_serials(st, batch, operator=op(rng.choice(CUSTODIANS)), model="YubiKey 5 NFC", location=loc)
     seeds = [Seed(f"FT{i:06d}", rng) for i in range(CLASSIC)]
     for start in range(0, CLASSIC, 1000):
         receive_seed_file(
             st,
             seeds[start : start + 1000],
-            operator=rng.choice(CUSTODIANS),
+            operator=op(rng.choice(CUSTODIANS)),
             source="feitian.pskc",
             sha256="0" * 64,
             vendor="Feitian",
@@ -181,7 +193,7 @@ def build(path: Path) -> Path:
         lc.report_lost(
             st,
             issued[owner],
-            operator=rng.choice(CUSTODIANS),
+            operator=op(rng.choice(CUSTODIANS)),
             reason=rng.choice(("left on a train", "stolen bag", "not found at home")),
         )
         clock.advance(minutes=rng.randint(5, 3000))
@@ -191,14 +203,14 @@ def build(path: Path) -> Path:
     for owner in rng.sample(owners, 4000):
         t = issued[owner]
         try:
-            lc.return_token(st, t, operator=rng.choice(CUSTODIANS), location=rng.choice(places)[1])
+            lc.return_token(st, t, operator=op(rng.choice(CUSTODIANS)), location=rng.choice(places)[1])
         except Exception:  # noqa: BLE001 - lost above: not returnable, as at a real desk
             continue
     for t in rng.sample(yubis, 1500):
-        lc.report_damaged(st, t, operator="sup", reason="cracked", location=None)
+        lc.report_damaged(st, t, operator=op("sup"), reason="cracked", location=None)
     for t in rng.sample(yubis, 600):
         try:
-            lc.block(st, t, operator="sup", reason="in doubt")
+            lc.block(st, t, operator=op("sup"), reason="in doubt")
         except Exception:  # noqa: BLE001 - damaged above
             continue
     print("lifecycle done", st.ledger.size(), flush=True)
@@ -211,13 +223,13 @@ def build(path: Path) -> Path:
             transfer(
                 st,
                 [r[0] for r in rows],
-                operator="sup",
-                to_custodian=rng.choice(CUSTODIANS),
+                operator=op("sup"),
+                to_custodian=DESK[-1].approval(rng.choice(CUSTODIANS)),
                 location=rng.choice(places)[1],
                 reason="rebalance",
             )
     for _site, loc in places[::3]:
-        audit = start_audit(st, operator="aud", location=loc)
+        audit = start_audit(st, operator=op("aud"), location=loc)
         present = [
             r[0]
             for r in st.ledger.db.execute(
@@ -225,8 +237,8 @@ def build(path: Path) -> Path:
             )
         ]
         if present:
-            count(st, audit, present[: max(1, len(present) - 2)] + ["UNKNOWN-1"], operator="aud")
-        close_audit(st, audit, operator="aud")
+            count(st, audit, present[: max(1, len(present) - 2)] + ["UNKNOWN-1"], operator=op("aud"))
+        close_audit(st, audit, operator=op("aud"))
     print("audits done", st.ledger.size(), flush=True)
     creds = [r[0] for r in st.ledger.db.execute("SELECT id FROM credentials WHERE status = 'active'")]
     step = int(clock().timestamp()) // 30
@@ -261,3 +273,13 @@ def open_copy(path: Path, scratch: Path) -> Station:
     """A copy of the built station in scratch (the benchmark's own writes leave the cache as built)."""
     shutil.copytree(build(path), scratch / "station")
     return open_station(scratch / "station", PASS, clock=MovableClock(T0 + timedelta(days=800)))
+
+
+def sign_in(station: Station, who: str) -> object:
+    """A benchmark operator signs in on a copy of the built station (its next HOTP code)."""
+    from station.operators.signin import sign_in as station_sign_in
+
+    row = station.ledger.db.execute(
+        "SELECT last_step FROM operator_tokens WHERE operator = ?", [who]
+    ).fetchone()
+    return station_sign_in(station, who, ot.pin(who), ot.code_at(who, row[0] + 1))

@@ -8,8 +8,6 @@ yubikit names the real key, and shows the OATH capacity its profile gives.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,33 +15,36 @@ from pathlib import Path
 import pcsc_harness
 import pytest
 from pcsc_harness import VPCD_BASE_PORT
+from station_cli import StationCli, action_rows
 
 PASS = "correct horse battery"
 STATION = Path(sys.executable).parent / "station"
 SERIAL = 31337101
 
 
-def run(data: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("STATION_PASSPHRASE", "STATION_DATA")}
-    env["STATION_PASSPHRASE"] = PASS
-    return subprocess.run([str(STATION), "--data", str(data), *args], capture_output=True, text=True,
-                          env=env, timeout=120, stdin=subprocess.DEVNULL)
+CLI: list[StationCli] = []
+
+
+def run(data: Path, *args: str, as_: str | None = None) -> subprocess.CompletedProcess:
+    """The station CLI; `--custodian carol` (or as_) signs carol in with her test token, as a script would."""
+    who = as_ or (args[args.index("--custodian") + 1] if "--custodian" in args else None)
+    return CLI[-1].run(*args, as_=who, data=data)
+
+
+def ledger_rows(data: Path) -> list[tuple]:
+    return action_rows(data)  # a refused issue leaves everything but the custodian's sign-in as it was
 
 
 @pytest.fixture
 def data(tmp_path):
     data = tmp_path / "station"
-    result = run(data, "init", "--site", "branch-07")
+    cli = StationCli(data, tmp_path)
+    CLI.append(cli)
+    result = cli.init()
     assert result.returncode == 0, result.stderr
-    # The custodian handing out tokens is an enrolled operator (the admin comes from init).
-    enrolled = run(data, "operator", "add", "carol", "--role", "custodian", "--operator", "admin")
-    assert enrolled.returncode == 0, enrolled.stderr
+    # The custodian handing out tokens is an enrolled operator with her own (test) token.
+    cli.add_operator("carol", "custodian")
     return data
-
-
-def ledger_rows(data: Path) -> list[tuple]:
-    with sqlite3.connect(data / "station.db") as db:
-        return db.execute("SELECT seq, entry FROM ledger_entries ORDER BY seq").fetchall()
 
 
 def test_security_key_refused_ledger_unchanged(data, virtual_key, ykman):
@@ -71,8 +72,18 @@ def test_sha512_refused_on_firmware_without_it(data, virtual_key, tmp_path):
     virtual_key(SERIAL, firmware="4.2.6", port=pcsc_harness.USB_PORT,
                 extra_args=["--model", "yubikey-4", "--transport", "usb"])
     before = ledger_rows(data)
-    result = run(data, "issue", "--serial", str(SERIAL), "--owner", "alice", "--custodian", "carol",
-                 "--algorithm", "SHA512")
+    result = run(
+        data,
+        "issue",
+        "--serial",
+        str(SERIAL),
+        "--owner",
+        "alice",
+        "--custodian",
+        "carol",
+        "--algorithm",
+        "SHA512",
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"Key {SERIAL} (YubiKey 4, firmware 4.2.6) cannot hold a SHA512 credential." in result.stderr
     assert ledger_rows(data) == before
@@ -83,8 +94,9 @@ def test_sha512_refused_on_firmware_without_it(data, virtual_key, tmp_path):
 
 def test_devices_json_names_models(data, virtual_key):
     virtual_key(SERIAL, extra_args=["--model", "yubikey-5-nfc-fips"])
-    virtual_key(SERIAL + 1, firmware="5.7.1", port=VPCD_BASE_PORT + 1,
-                extra_args=["--model", "security-key-nfc-ee"])
+    virtual_key(
+        SERIAL + 1, firmware="5.7.1", port=VPCD_BASE_PORT + 1, extra_args=["--model", "security-key-nfc-ee"]
+    )
     shown = run(data, "devices", "--json")
     assert shown.returncode == 0, shown.stderr
     models = {k["serial"]: (k["model"], k["firmware"], k["profile"], k["oath_capacity"])

@@ -6,39 +6,40 @@ wrong passwords were tried. The password is set with the real ykman, as a holder
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from station_cli import StationCli, action_rows
 
 PASS = "correct horse battery"
 STATION = Path(sys.executable).parent / "station"
 SERIAL = 31337201
 
 
-def run(data: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("STATION_PASSPHRASE", "STATION_DATA")}
-    env["STATION_PASSPHRASE"] = PASS
-    return subprocess.run([str(STATION), "--data", str(data), *args], capture_output=True, text=True,
-                          env=env, timeout=120, stdin=subprocess.DEVNULL)
+CLI: list[StationCli] = []
+
+
+def run(data: Path, *args: str, as_: str | None = None) -> subprocess.CompletedProcess:
+    """The station CLI; `--custodian carol` (or as_) signs carol in with her test token, as a script would."""
+    who = as_ or (args[args.index("--custodian") + 1] if "--custodian" in args else None)
+    return CLI[-1].run(*args, as_=who, data=data)
 
 
 def ledger_rows(data: Path) -> list[tuple]:
-    with sqlite3.connect(data / "station.db") as db:
-        return db.execute("SELECT seq, entry FROM ledger_entries ORDER BY seq").fetchall()
+    return action_rows(data)  # a refused issue leaves everything but the custodian's sign-in as it was
 
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     data = tmp_path / "station"
-    result = run(data, "init", "--site", "branch-07")
+    cli = StationCli(data, tmp_path)
+    CLI.append(cli)
+    result = cli.init()
     assert result.returncode == 0, result.stderr
-    # The custodian handing out tokens is an enrolled operator (the admin comes from init).
-    enrolled = run(data, "operator", "add", "carol", "--role", "custodian", "--operator", "admin")
-    assert enrolled.returncode == 0, enrolled.stderr
+    # The custodian handing out tokens is an enrolled operator with her own (test) token.
+    cli.add_operator("carol", "custodian")
     return data
 
 

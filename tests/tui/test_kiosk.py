@@ -1,6 +1,7 @@
 """Pilot tests for the kiosk against real parts: an initialised station in tmp_path, the real pcscd
 and virtual YubiKeys served by the emulator (fixtures `pcscd` and `virtual_key` in tests/conftest.py),
-and the real ykman CLI to read codes off a key.
+and the real ykman CLI to read codes off a key. The custodian carol signs in with her test token
+(tests/operator_tokens.py); the in-process kiosk tests are in test_kiosk_operators.py.
 
 Every wait is a condition polled with a deadline (`wait_until`), never a fixed sleep.
 """
@@ -13,16 +14,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import operator_tokens as ot
 import pytest
+from desk_fixtures import desk_at
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, TabbedContent
 
-from station.core import init_station, open_readonly, open_station
-from station.inventory.admin import enrol_operator
+from station.clock import system_clock
+from station.core import open_readonly, open_station
 from tui.app import KioskApp
 from tui.screens.confirm_exit import ConfirmExitScreen
 from tui.screens.main import MainScreen
+from tui.screens.sign_in import SignInScreen
 from tui.screens.unlock import UnlockScreen
 from tui.widgets.result_panel import ResultPanel
 
@@ -45,7 +49,9 @@ def describe(app: KioskApp) -> str:
     """What the kiosk shows, for failure messages."""
     screen = app.screen
     if not isinstance(screen, MainScreen):
-        return f"screen is {type(screen).__name__}"
+        shown = {p.id: p.plain for p in screen.query(ResultPanel)}
+        fields = {i.id: i.value for i in screen.query(Input) if not i.password}
+        return f"screen is {type(screen).__name__}, results {shown}, fields {fields}"
     status = screen.query_one("#key-status").render()
     results = {p.id: p.plain for p in screen.query(ResultPanel)}
     return f"keys shown {shown_serials(app)}, key status {str(status)!r}, results {results}"
@@ -54,10 +60,20 @@ def describe(app: KioskApp) -> str:
 @pytest.fixture
 def station_dir(tmp_path: Path) -> Path:
     data_dir = tmp_path / "station"
-    station = init_station(data_dir, "branch-07", PASSPHRASE)
-    enrol_operator(station, "carol", "custodian", operator="admin")  # the custodian the forms type
-    station.close()
+    desk = desk_at(data_dir, system_clock, {"carol": "custodian"})  # the custodian who signs in
+    desk.station.close()
     return data_dir
+
+
+def next_code(data_dir: Path, who: str = "carol") -> str:
+    """carol's next HOTP code: the one after the last the station accepted."""
+    station = open_readonly(data_dir)
+    try:
+        row = station.ledger.db.execute(
+            "SELECT last_step FROM operator_tokens WHERE operator = ?", [who]).fetchone()
+    finally:
+        station.close()
+    return ot.code_at(who, row[0] + 1)
 
 
 def ledger_entries(data_dir: Path) -> list:
@@ -66,6 +82,11 @@ def ledger_entries(data_dir: Path) -> list:
         return list(station.ledger.entries())
     finally:
         station.close()
+
+
+def action_entries(data_dir: Path) -> list:
+    """The ledger without sign-ins and sign-outs (the operator's own, recorded by design)."""
+    return [e for e in ledger_entries(data_dir) if not e.type.startswith("operator.sign")]
 
 
 def shown_serials(app: KioskApp) -> list[str]:
@@ -85,7 +106,21 @@ def desk_ready(app: KioskApp) -> bool:
     return screen.query_one("#desk-tabs", TabbedContent).active == "issue-tab"
 
 
-async def at_desk(pilot: Pilot) -> None:
+async def at_desk(pilot: Pilot, who: str = "carol") -> None:
+    """Sign `who` in (id, PIN, next code), then wait for the desk."""
+    app = pilot.app
+
+    def sign_in_shown() -> bool:
+        # Laid out, not merely pushed: a click before that lands on nothing.
+        screen = app.screen
+        return isinstance(screen, SignInScreen) and bool(screen.query("#signin-button")) and (
+            screen.query_one("#signin-button").region.area > 0)
+
+    await wait_until(pilot, sign_in_shown, "the sign-in screen")
+    for selector, text in (("#signin-id", who), ("#signin-pin", ot.pin(who)),
+                           ("#signin-code", next_code(app.data_dir, who))):
+        app.screen.query_one(selector, Input).value = text
+    await pilot.click("#signin-button")
     await wait_until(pilot, lambda: desk_ready(pilot.app), "the main screen")
 
 
@@ -95,12 +130,11 @@ async def type_into(pilot: Pilot, selector: str, text: str) -> None:
     await pilot.press(*text)
 
 
-async def issue_via_form(pilot: Pilot, serial: int, owner: str, custodian: str) -> ResultPanel:
+async def issue_via_form(pilot: Pilot, serial: int, owner: str) -> ResultPanel:
     app = pilot.app
     select = app.screen.query_one("#issue-serial", Select)
     await wait_until(pilot, lambda: select.value == serial, f"key {serial} chosen in the form")
     await type_into(pilot, "#issue-owner", owner)
-    await type_into(pilot, "#issue-custodian", custodian)
     await pilot.click("#issue-button")
     result = panel(app, "issue-result")
     await wait_until(pilot, lambda: result.outcome in ("success", "error"), "the issue to finish", 60)
@@ -175,7 +209,7 @@ async def test_issue_form_programs_key_and_records_without_seed(virtual_key, sta
     app = KioskApp(station_dir, PASSPHRASE)
     async with app.run_test(size=SIZE) as pilot:
         await at_desk(pilot)
-        result = await issue_via_form(pilot, SERIAL_A, "alice", "carol")
+        result = await issue_via_form(pilot, SERIAL_A, "alice")
         assert result.outcome == "success", result.plain
         assert "Token issued" in result.plain
         assert "Token Station:alice" in result.plain
@@ -216,17 +250,17 @@ async def test_issue_form_programs_key_and_records_without_seed(virtual_key, sta
 
 async def test_empty_owner_is_refused_and_nothing_is_recorded(virtual_key, station_dir):
     virtual_key(serial=SERIAL_A)
-    before = len(ledger_entries(station_dir))
+    before = action_entries(station_dir)
     app = KioskApp(station_dir, PASSPHRASE)
     async with app.run_test(size=SIZE) as pilot:
         await at_desk(pilot)
-        result = await issue_via_form(pilot, SERIAL_A, "", "carol")
+        result = await issue_via_form(pilot, SERIAL_A, "")
         assert result.outcome == "error"
         assert "The owner is empty." in result.plain
         assert "What to do:" in result.plain
         assert result.has_class("-error")
         assert app.focused is app.screen.query_one("#issue-owner", Input)  # cursor sent to the field
-    assert len(ledger_entries(station_dir)) == before
+    assert action_entries(station_dir) == before
 
 
 # -- (d) no accidental exit ------------------------------------------------------------------------
@@ -271,10 +305,10 @@ async def test_quit_keys_do_not_exit_and_leaving_asks_first(pcscd, station_dir):
 
 async def test_verify_accepts_code_once_and_rejects_wrong(virtual_key, ykman, station_dir):
     key = virtual_key(serial=SERIAL_A)
-    app = KioskApp(station_dir, PASSPHRASE, operator="night-sup")
+    app = KioskApp(station_dir, PASSPHRASE)
     async with app.run_test(size=SIZE) as pilot:
         await at_desk(pilot)
-        issued = await issue_via_form(pilot, SERIAL_A, "dave", "carol")
+        issued = await issue_via_form(pilot, SERIAL_A, "dave")
         assert issued.outcome == "success", issued.plain
         # The kiosk re-reads the key after an issue; let it finish before ykman asks for the card.
         table = app.screen.query_one("#key-table", DataTable)
@@ -320,18 +354,18 @@ async def test_verify_accepts_code_once_and_rejects_wrong(virtual_key, ykman, st
 
     outcomes = [(e.type, e.body.get("reason"), e.actor) for e in ledger_entries(station_dir)
                 if e.type.startswith("otp.")]
-    assert outcomes == [("otp.accepted", None, "night-sup"), ("otp.rejected", "replay", "night-sup"),
-                        ("otp.rejected", "wrong code", "night-sup")]
+    assert outcomes == [("otp.accepted", None, "carol"), ("otp.rejected", "replay", "carol"),
+                        ("otp.rejected", "wrong code", "carol")]
     # The code itself is never recorded (compare whole values: a 6-digit string can occur inside hex).
     assert not [e for e in ledger_entries(station_dir) if code in (str(v) for v in e.body.values())]
 
 
 async def test_key_pulled_mid_write_is_settled_when_it_comes_back(station_dir, virtual_key, ykman):
     key = virtual_key(SERIAL_A, extra_args=["--pull-on-ins", "01"])  # pulled when the PUT arrives
-    app = KioskApp(station_dir, passphrase=PASSPHRASE, operator="olga")
+    app = KioskApp(station_dir, passphrase=PASSPHRASE)
     async with app.run_test(size=SIZE) as pilot:
         await at_desk(pilot)
-        result = await issue_via_form(pilot, SERIAL_A, "frank", "carol")
+        result = await issue_via_form(pilot, SERIAL_A, "frank")
         assert result.outcome == "error" and "removed while the credential was being written" in result.plain
         key.wait_removed()
         assert ledger_entries(station_dir)[-1].type == "token.issue.started"
@@ -341,7 +375,7 @@ async def test_key_pulled_mid_write_is_settled_when_it_comes_back(station_dir, v
             pilot, lambda: ledger_entries(station_dir)[-1].type == "token.issue.failed", "reconcile"
         )
         settled = ledger_entries(station_dir)[-1]
-        assert settled.body["reason"] == "interrupted" and settled.actor == "olga"
+        assert settled.body["reason"] == "interrupted" and settled.actor == "carol"
 
 
 async def test_a_key_held_by_another_program_is_shown_busy(station_dir, virtual_key):
@@ -383,4 +417,4 @@ async def test_f6_opens_the_idp_hand_off_and_escape_returns_to_the_desk(pcscd, s
         outstanding = app.screen.query_one("#handoff-outstanding")
         await wait_until(pilot, lambda: "Not exported yet" in str(outstanding.render()), "the counts")
         await pilot.press("escape")
-        await at_desk(pilot)
+        await wait_until(pilot, lambda: desk_ready(app), "back at the desk")

@@ -7,6 +7,7 @@ tests/integration covers); every other verb here is the CLI itself, with --json 
 import json
 from datetime import UTC, datetime, timedelta
 
+import operator_tokens as ot
 import pytest
 from desk_fixtures import PASS, T0, MovableClock
 
@@ -15,6 +16,7 @@ from drivers.emulator.bus import VirtualBus
 from station.cli import main
 from station.core import open_station
 from station.issue import IssueRequest, issue_totp
+from station.operators.signin import sign_in
 
 DIRECTORY = (
     "id,name,department,site,group,contractor,access_end\nalice,Alice,Finance,branch-07,staff,no,\n"
@@ -22,36 +24,82 @@ DIRECTORY = (
 )
 
 
+READ_ONLY = {
+    ("report",),
+    ("token", "show"),
+    ("audit", "show"),
+    ("spares", "show"),
+    ("operator", "list"),
+    ("ledger", "show"),
+    ("site", "list"),
+    ("location", "list"),
+}
+
+
+def reads_only(args) -> bool:
+    words = [a for a in args if not a.startswith("-")]
+    if words[:2] == ["inventory", "rebuild"]:
+        return "--check" in args
+    return tuple(words[:1]) in READ_ONLY or tuple(words[:2]) in READ_ONLY
+
+
 @pytest.fixture
 def cli(tmp_path, monkeypatch, capsys):
     data = tmp_path / "station"
-    for name in ("STATION_DATA", "STATION_OPERATOR"):
+    codes = ot.Codes()
+    for name in ("STATION_DATA", "STATION_OPERATOR", "STATION_SESSION", "STATION_APPROVER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STATION_PASSPHRASE", PASS)
 
-    def run(*args, operator="root", ok=0):
-        if operator:
+    def token_file(who):
+        path = tmp_path / f"{who}.otpauth"
+        path.write_text(ot.otpauth(who))
+        return str(path)
+
+    def run(*args, operator="root", approver=None, ok=0):
+        """The CLI in-process; `operator` signs in (id, PIN, next HOTP code) as a script would.
+
+        Read-only verbs sign nobody in, so they get no code (an unused code would put the test's
+        counter ahead of the token's)."""
+        if operator and not reads_only(args):
             monkeypatch.setenv("STATION_OPERATOR", operator)
+            monkeypatch.setenv("STATION_OPERATOR_PIN", ot.pin(operator))
+            monkeypatch.setenv("STATION_OPERATOR_OTP", codes.next(operator))
+        if approver:
+            monkeypatch.setenv("STATION_APPROVER_PIN", ot.pin(approver))
+            monkeypatch.setenv("STATION_APPROVER_OTP", codes.next(approver))
         code = main(["--data", str(data), "--json", *args])
         out = capsys.readouterr().out
         assert code == ok, out
         return json.loads(out) if out.strip().startswith(("{", "[")) else out
 
-    run("init", "--site", "branch-07", "--admin", "root")
-    run("operator", "add", "carol", "--role", "custodian")
-    run("operator", "add", "sam", "--role", "supervisor")
-    run("operator", "add", "audrey", "--role", "auditor")
+    monkeypatch.setenv("STATION_ADMIN_PIN", ot.pin("root"))
+    run(
+        "init",
+        "--site",
+        "branch-07",
+        "--admin",
+        "root",
+        "--admin-token-uri",
+        token_file("root"),
+        operator=None,
+    )
+    for who, role in (("carol", "custodian"), ("sam", "supervisor"), ("audrey", "auditor")):
+        monkeypatch.setenv("STATION_NEW_PIN", ot.pin(who))
+        run("operator", "add", who, "--role", role, "--token-uri", token_file(who))
     run("location", "add", "safe", "--site", "branch-07", "--kind", "safe", "--audit-every", "30")
     run.data = data
+    run.codes = codes
     return run
 
 
-def issue(data, serial, owner):
+def issue(cli, serial, owner):
     bus = VirtualBus()
     bus.insert(VirtualYubiKey.open(serial))
-    station = open_station(data, PASS, clock=MovableClock(T0), bus=bus)
+    station = open_station(cli.data, PASS, clock=MovableClock(T0), bus=bus)
     try:
-        issue_totp(station, IssueRequest(serial, owner, "carol"))
+        carol = sign_in(station, "carol", ot.pin("carol"), cli.codes.next("carol"))
+        issue_totp(station, IssueRequest(serial, owner, carol))
     finally:
         station.close()
 
@@ -78,13 +126,21 @@ def test_receive_return_transfer_lost_retire_and_rebuild_check(cli):
     assert bad["rejected"] == [
         {"entry": "entry 2", "serial": "oops", "reason": "'oops' is not a YubiKey serial number."}
     ]
-    issue(cli.data, 50000001, "alice")
+    issue(cli, 50000001, "alice")
     returned = cli("return", "--serial", "50000001", "--location", "safe", operator="carol")
     assert returned["token"]["status"] == "returned" and returned["event"] == "token.returned"
     illegal = cli("return", "--serial", "50000002", operator="carol", ok=1)
     assert "cannot be returned: it is in stock" in illegal["error"]
     moved = cli(
-        "transfer", "50000002", "50000003", "--to", "sam", "--reason", "night shift", operator="carol"
+        "transfer",
+        "50000002",
+        "50000003",
+        "--to",
+        "sam",
+        "--reason",
+        "night shift",
+        operator="carol",
+        approver="sam",
     )
     assert moved["to_custodian"] == "sam" and moved["serials"] == ["50000002", "50000003"]
     cli("report-lost", "--serial", "50000002", "--reason", "not in the safe", operator="sam")
@@ -99,6 +155,7 @@ def test_receive_return_transfer_lost_retire_and_rebuild_check(cli):
         "--witness",
         "carol",
         operator="sam",
+        approver="carol",
     )
     shown = cli("token", "show", "50000002")
     assert [h["type"] for h in shown["history"]] == [
@@ -128,7 +185,7 @@ def test_audit_and_reports_from_the_cli(cli, capsys):
     cli("audit", "count", audit, "50000001", "50000009", operator="audrey")
     preview = cli("audit", "show", audit)
     assert preview["closed"] is False and [m["serial"] for m in preview["missing"]] == ["50000002"]
-    closed = cli("audit", "close", audit, "--second", "carol", operator="audrey")
+    closed = cli("audit", "close", audit, "--second", "carol", operator="audrey", approver="carol")
     assert closed["closed"] and [u["serial"] for u in closed["unexpected"]] == ["50000009"]
     names = [r["report"] for r in cli("report", "list")]
     assert "rollout-summary" in names and "audits-due" in names
@@ -162,6 +219,8 @@ def test_a_move_that_empties_a_shelf_warns_with_the_nearest_spares(cli, capsys, 
     cli("receive", "50000003", "--location", "drawer", operator="carol")
     cli("spares", "set", "--location", "safe", "--minimum", "2", operator="sam")
     monkeypatch.setenv("STATION_OPERATOR", "carol")
+    monkeypatch.setenv("STATION_OPERATOR_PIN", ot.pin("carol"))
+    monkeypatch.setenv("STATION_OPERATOR_OTP", cli.codes.next("carol"))
     code = main(["--data", str(cli.data), "report-lost", "--serial", "50000001", "--reason", "gone"])
     captured = capsys.readouterr()
     assert code == 0 and "Token 50000001: lost" in captured.out

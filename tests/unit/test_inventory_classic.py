@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from desk_fixtures import op
 
 from station.errors import InputError, VerificationFailed
 from station.inventory.classic import issue_classic
@@ -35,7 +36,7 @@ def receive(desk, seeds, rejects=(), **kw):
         desk.station,
         seeds,
         rejects,
-        operator="carol",
+        operator=op("carol"),
         source="vendor.pskc",
         sha256="00" * 32,
         vendor="Feitian",
@@ -90,23 +91,23 @@ def test_totp_token_is_issued_only_after_its_first_code_verifies(desk):
     desk.clock.at = datetime.fromtimestamp(1111111109, UTC)
     receive(desk, [Seed("FT0001", RFC_SECRET, digits=8)])
     with pytest.raises(VerificationFailed, match="does not match token FT0001"):
-        issue_classic(desk.station, "FT0001", owner="alice", operator="carol", code="12345678")
+        issue_classic(desk.station, "FT0001", owner="alice", operator=op("carol"), code="12345678")
     assert desk.types()[-1] == "token.issue.failed"
     assert find_token(desk.station.ledger.db, "FT0001")["status"] == "in_stock"
-    result = issue_classic(desk.station, "FT0001", owner="alice", operator="carol", code="0708 1804")
+    result = issue_classic(desk.station, "FT0001", owner="alice", operator=op("carol"), code="0708 1804")
     assert result.oath_type == "TOTP"
     token = find_token(desk.station.ledger.db, "FT0001")
     assert (token["status"], token["owner"], token["profile"]) == ("issued", "alice", "classic-oath")
     # The first code was used up by the issue: it is not accepted again.
     with pytest.raises(VerificationFailed, match="already used"):
-        verify_totp(desk.station, "alice", "07081804", operator="carol")
+        verify_totp(desk.station, "alice", "07081804", operator=op("carol"))
 
 
 def test_hotp_token_first_code_within_the_look_ahead(desk):
     receive(desk, [Seed("DN0001", RFC_SECRET, "HOTP", counter=0, period=None)])
     with pytest.raises(VerificationFailed):  # counter 11 is past the look-ahead of 10
-        issue_classic(desk.station, "DN0001", owner="bob", operator="carol", code="000000")
-    issue_classic(desk.station, "DN0001", owner="bob", operator="carol", code=RFC4226[5])
+        issue_classic(desk.station, "DN0001", owner="bob", operator=op("carol"), code="000000")
+    issue_classic(desk.station, "DN0001", owner="bob", operator=op("carol"), code=RFC4226[5])
     row = desk.station.ledger.db.execute("SELECT oath_type, last_step FROM credentials").fetchone()
     assert row == ("HOTP", 5)
 
@@ -115,6 +116,6 @@ def test_a_yubikey_serial_is_not_a_classic_token(desk):
     desk.insert(20000001)
     from station.inventory.intake import receive_inserted
 
-    receive_inserted(desk.station, operator="carol")
+    receive_inserted(desk.station, operator=op("carol"))
     with pytest.raises(InputError, match="is a YubiKey"):
-        issue_classic(desk.station, "20000001", owner="bob", operator="carol", code="123456")
+        issue_classic(desk.station, "20000001", owner="bob", operator=op("carol"), code="123456")

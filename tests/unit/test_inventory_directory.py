@@ -1,6 +1,7 @@
 """The employee directory: CSV import, the diff shown before anything changes, and re-import."""
 
 import pytest
+from desk_fixtures import op
 
 from station.errors import InputError, StationError
 from station.inventory.directory import apply_directory, parse_directory, plan_directory
@@ -19,7 +20,7 @@ CSV = (
 
 def imported(desk, text=CSV):
     plan = plan_directory(desk.station, text.encode(), "hr.csv")
-    apply_directory(desk.station, plan, operator="hank")
+    apply_directory(desk.station, plan, operator=op("hank"))
     return plan
 
 
@@ -45,7 +46,7 @@ def test_reimport_shows_the_diff_and_changes_nothing_until_applied(desk):
     assert [(c.after.id, c.fields) for c in plan.changed] == [("bob", ("department",))]
     assert [e.id for e in plan.removed] == ["carl"] and plan.unchanged == 1
     assert desk.types() == before  # a plan is only a diff
-    apply_directory(desk.station, plan, operator="hank")
+    apply_directory(desk.station, plan, operator=op("hank"))
     db = desk.station.ledger.db
     assert db.execute("SELECT status FROM employees WHERE id='carl'").fetchone() == ("left",)
     assert db.execute("SELECT department FROM employees WHERE id='bob'").fetchone() == ("Security",)
@@ -58,10 +59,10 @@ def test_a_plan_made_against_an_older_directory_is_refused(desk):
     apply_directory(
         desk.station,
         plan_directory(desk.station, (CSV + "fay,Fay,IT,x,staff,no,\n").encode(), "b.csv"),
-        operator="hank",
+        operator=op("hank"),
     )
     with pytest.raises(StationError, match="changed since this diff"):
-        apply_directory(desk.station, stale, operator="hank")
+        apply_directory(desk.station, stale, operator=op("hank"))
 
 
 def test_bad_lines_are_all_named_and_nothing_is_imported(desk):
@@ -90,13 +91,13 @@ def test_mass_removal_needs_confirmation_and_leavers_holding_tokens_are_listed(d
     rows = "".join(f"e{i},E {i},Ops,branch-07,staff,no,\n" for i in range(40))
     imported(desk, "id,name,department,site,group,contractor,access_end\n" + rows)
     desk.insert(20000001)
-    issue_totp(desk.station, IssueRequest(20000001, "e1", "carol"))
+    issue_totp(desk.station, IssueRequest(20000001, "e1", op("carol")))
     plan = plan_directory(desk.station, b"id,name\ne0,E 0\n", "truncated.csv")
     assert plan.mass_removal and ("e1", ("20000001",)) in plan.leavers_holding
     with pytest.raises(InputError, match="remove 39 employees at once"):
-        apply_directory(desk.station, plan, operator="hank")
+        apply_directory(desk.station, plan, operator=op("hank"))
     with pytest.raises(NotPermitted, match="needs the admin or supervisor role"):
-        apply_directory(desk.station, plan, operator="carol", allow_mass_removal=True)
+        apply_directory(desk.station, plan, operator=op("carol"), allow_mass_removal=True)
 
 
 def test_owners_must_be_current_employees_once_a_directory_exists(desk):
@@ -104,7 +105,7 @@ def test_owners_must_be_current_employees_once_a_directory_exists(desk):
     assert check_owner(desk.station.ledger.db, "anyone", desk.clock()) is None  # no directory yet
     imported(desk)
     with pytest.raises(StationError, match="not in the employee directory"):
-        issue_totp(desk.station, IssueRequest(20000001, "nobody", "carol"))
+        issue_totp(desk.station, IssueRequest(20000001, "nobody", op("carol")))
     desk.clock.advance(days=365 * 2)  # carl's access ended 2027-03-31
     with pytest.raises(NotPermitted, match="access ended on 2027-03-31"):
-        issue_totp(desk.station, IssueRequest(20000001, "carl", "carol"))
+        issue_totp(desk.station, IssueRequest(20000001, "carl", op("carol")))

@@ -1,6 +1,7 @@
 """Every token transition: the event it records, who it names, and the illegal moves it refuses."""
 
 import pytest
+from desk_fixtures import approval, op
 
 from station.errors import InputError
 from station.inventory import lifecycle as lc
@@ -17,14 +18,14 @@ SERIAL = 20000001
 
 @pytest.fixture
 def stocked(desk):
-    add_site(desk.station, "branch-09", operator="root", region="north")
-    add_location(desk.station, "b07-safe", site="branch-07", kind="safe", operator="root")
-    add_location(desk.station, "b07-drawer", site="branch-07", kind="drawer", operator="root")
-    add_location(desk.station, "b09-safe", site="branch-09", kind="safe", operator="root")
+    add_site(desk.station, "branch-09", operator=op("root"), region="north")
+    add_location(desk.station, "b07-safe", site="branch-07", kind="safe", operator=op("root"))
+    add_location(desk.station, "b07-drawer", site="branch-07", kind="drawer", operator=op("root"))
+    add_location(desk.station, "b09-safe", site="branch-09", kind="safe", operator=op("root"))
     receive_serials(
         desk.station,
         [SERIAL + i for i in range(1, 6)],
-        operator="carol",
+        operator=op("carol"),
         model="YubiKey 5 NFC",
         location="b07-safe",
     )
@@ -42,8 +43,10 @@ def last(desk):
 def test_issue_return_reissue_with_history(stocked):
     desk = stocked
     desk.insert(SERIAL + 1)
-    issue_totp(desk.station, IssueRequest(SERIAL + 1, "alice", "carol"))
-    t = lc.return_token(desk.station, SERIAL + 1, operator="dave", location="b07-drawer", reason="leaving")
+    issue_totp(desk.station, IssueRequest(SERIAL + 1, "alice", op("carol")))
+    t = lc.return_token(
+        desk.station, SERIAL + 1, operator=op("dave"), location="b07-drawer", reason="leaving"
+    )
     assert (t.token.status, t.token.owner, t.token.custodian, t.token.location) == (
         "returned",
         None,
@@ -55,7 +58,7 @@ def test_issue_return_reissue_with_history(stocked):
     assert entry.body["reason"] == "leaving"
     creds = desk.station.ledger.db.execute("SELECT status FROM credentials").fetchall()
     assert creds == [("revoked",)]  # alice's codes stop verifying when the key comes back
-    issue_totp(desk.station, IssueRequest(SERIAL + 1, "bob", "carol"))
+    issue_totp(desk.station, IssueRequest(SERIAL + 1, "bob", op("carol")))
     assert state(desk, SERIAL + 1)["owner"] == "bob"
     history = desk.station.ledger.db.execute(
         "SELECT type, actor FROM token_history WHERE serial = ? ORDER BY seq", [str(SERIAL + 1)]
@@ -76,57 +79,68 @@ def test_illegal_transitions_are_refused_with_the_reason(stocked):
     with pytest.raises(
         IllegalTransition, match=f"Token {s} cannot be returned: it is in stock at branch-07/b07-safe"
     ):
-        lc.return_token(desk.station, s, operator="carol")
-    lc.report_lost(desk.station, s, operator="carol", reason="not in the safe at shift change")
+        lc.return_token(desk.station, s, operator=op("carol"))
+    lc.report_lost(desk.station, s, operator=op("carol"), reason="not in the safe at shift change")
     desk.insert(s)
     with pytest.raises(IllegalTransition, match="cannot be issued: it is reported lost") as err:
-        issue_totp(desk.station, IssueRequest(s, "alice", "carol"))
+        issue_totp(desk.station, IssueRequest(s, "alice", op("carol")))
     assert "station found" in err.value.hint
     with pytest.raises(IllegalTransition, match="cannot be moved"):
-        transfer(desk.station, [s], operator="carol", location="b07-drawer")
+        transfer(desk.station, [s], operator=op("carol"), location="b07-drawer")
     with pytest.raises(IllegalTransition, match="cannot be unblocked"):
-        lc.unblock(desk.station, s, operator="sam", reason="x")
-    lc.retire(desk.station, s, operator="sam", how="written_off", reason="never found", witness="audrey")
+        lc.unblock(desk.station, s, operator=op("sam"), reason="x")
+    lc.retire(
+        desk.station,
+        s,
+        operator=op("sam"),
+        how="written_off",
+        reason="never found",
+        witness=approval("audrey"),
+    )
     with pytest.raises(IllegalTransition, match="retired") as err:
-        lc.found(desk.station, s, operator="carol", reason="turned up")
+        lc.found(desk.station, s, operator=op("carol"), reason="turned up")
     with pytest.raises(NotFound, match="not in this station's inventory"):
-        lc.report_lost(desk.station, "99999", operator="carol", reason="x")
+        lc.report_lost(desk.station, "99999", operator=op("carol"), reason="x")
 
 
 def test_two_owners_and_self_service_are_refused(stocked):
     desk = stocked
     desk.insert(SERIAL + 3)
-    issue_totp(desk.station, IssueRequest(SERIAL + 3, "dave", "carol"))
+    issue_totp(desk.station, IssueRequest(SERIAL + 3, "dave", op("carol")))
     with pytest.raises(InputError, match="already issued to dave"):
-        issue_totp(desk.station, IssueRequest(SERIAL + 3, "erin", "carol"))
+        issue_totp(desk.station, IssueRequest(SERIAL + 3, "erin", op("carol")))
     with pytest.raises(NotPermitted, match="their own token"):
-        lc.return_token(desk.station, SERIAL + 3, operator="dave")
+        lc.return_token(desk.station, SERIAL + 3, operator=op("dave"))
 
 
 def test_loss_damage_block_unblock_found_and_retire(stocked):
     desk = stocked
     s = SERIAL + 4
     desk.insert(s)
-    issue_totp(desk.station, IssueRequest(s, "alice", "carol"))
+    issue_totp(desk.station, IssueRequest(s, "alice", op("carol")))
     db = desk.station.ledger.db
-    lc.block(desk.station, s, operator="carol", reason="phone call: maybe stolen")
+    lc.block(desk.station, s, operator=op("carol"), reason="phone call: maybe stolen")
     assert state(desk, s)["status"] == "blocked" and state(desk, s)["owner"] == "alice"
     assert db.execute("SELECT status FROM credentials").fetchone() == ("suspended",)
     with pytest.raises(NotPermitted, match="may not unblock"):
-        lc.unblock(desk.station, s, operator="carol", reason="found it at home")
-    lc.unblock(desk.station, s, operator="sam", reason="found it at home")
+        lc.unblock(desk.station, s, operator=op("carol"), reason="found it at home")
+    lc.unblock(desk.station, s, operator=op("sam"), reason="found it at home")
     assert state(desk, s)["status"] == "issued"
     assert db.execute("SELECT status FROM credentials").fetchone() == ("active",)
-    lc.report_lost(desk.station, s, operator="carol", reason="left on the train")
+    lc.report_lost(desk.station, s, operator=op("carol"), reason="left on the train")
     assert db.execute("SELECT kind, owner FROM incidents").fetchall() == [("lost", "alice")]
-    lc.found(desk.station, s, operator="carol", reason="lost property office", location="b07-drawer")
+    lc.found(desk.station, s, operator=op("carol"), reason="lost property office", location="b07-drawer")
     assert (state(desk, s)["status"], state(desk, s)["owner"]) == ("returned", None)
-    lc.report_damaged(desk.station, s, operator="dave", reason="cracked case")
+    lc.report_damaged(desk.station, s, operator=op("dave"), reason="cracked case")
     with pytest.raises(NotPermitted, match="both operators"):
-        lc.retire(desk.station, s, operator="sam", how="destroyed", reason="shredded", witness="sam")
+        lc.retire(
+            desk.station, s, operator=op("sam"), how="destroyed", reason="shredded", witness=approval("sam")
+        )
     with pytest.raises(InputError, match="not a way to retire"):
-        lc.retire(desk.station, s, operator="sam", how="burnt", reason="x")
-    lc.retire(desk.station, s, operator="sam", how="destroyed", reason="shredded", witness="carol")
+        lc.retire(desk.station, s, operator=op("sam"), how="burnt", reason="x")
+    lc.retire(
+        desk.station, s, operator=op("sam"), how="destroyed", reason="shredded", witness=approval("carol")
+    )
     entry = last(desk)
     assert entry.type == "token.retired" and entry.body["second_operator"] == "carol"
 
@@ -136,8 +150,8 @@ def test_custody_moves_record_both_sides(stocked):
     moved = transfer(
         desk.station,
         [SERIAL + 1, SERIAL + 2],
-        operator="carol",
-        to_custodian="dave",
+        operator=op("carol"),
+        to_custodian=approval("dave"),
         location="b09-safe",
         reason="branch-09 opens",
     )
@@ -152,10 +166,10 @@ def test_custody_moves_record_both_sides(stocked):
     }
     assert state(desk, SERIAL + 1)["site"] == "branch-09"
     with pytest.raises(NotPermitted, match="in dave's custody, not carol's"):
-        transfer(desk.station, [SERIAL + 1], operator="carol", location="b07-safe")
+        transfer(desk.station, [SERIAL + 1], operator=op("carol"), location="b07-safe")
     with pytest.raises(NotPermitted, match="may not transfer"):
-        transfer(desk.station, [SERIAL + 3], operator="carol", to_custodian="audrey")
-    transfer(desk.station, [SERIAL + 1], operator="sam", location="b07-safe")  # a supervisor may move it
+        transfer(desk.station, [SERIAL + 3], operator=op("carol"), to_custodian=approval("audrey"))
+    transfer(desk.station, [SERIAL + 1], operator=op("sam"), location="b07-safe")  # a supervisor may move it
     assert state(desk, SERIAL + 1)["custodian"] == "sam"
 
 
@@ -163,7 +177,7 @@ def test_bulk_list_is_all_or_nothing(stocked):
     desk = stocked
     before = desk.types()
     with pytest.raises(EntriesRejected) as err:
-        receive_serials(desk.station, ["30000001", "abc", "30000001", str(SERIAL + 1)], operator="carol")
+        receive_serials(desk.station, ["30000001", "abc", "30000001", str(SERIAL + 1)], operator=op("carol"))
     assert [(r.entry, r.reason) for r in err.value.rejected] == [
         ("entry 2", "'abc' is not a YubiKey serial number."),
         ("entry 3", "listed twice"),
@@ -171,11 +185,11 @@ def test_bulk_list_is_all_or_nothing(stocked):
     ]
     assert desk.types() == before
     with pytest.raises(InputError, match="not a YubiKey model"):
-        receive_serials(desk.station, ["30000001"], operator="carol", model="YubiKey 9")
-    report = receive_serials(desk.station, ["30000001", "abc"], operator="carol", accept_partial=True)
+        receive_serials(desk.station, ["30000001"], operator=op("carol"), model="YubiKey 9")
+    report = receive_serials(desk.station, ["30000001", "abc"], operator=op("carol"), accept_partial=True)
     assert report.received == ("30000001",)
     with pytest.raises(NotPermitted, match="audrey .auditor. may not receive"):
-        receive_serials(desk.station, ["30000002"], operator="audrey")
+        receive_serials(desk.station, ["30000002"], operator=op("audrey"))
 
 
 def test_reissue_to_the_same_owner_replaces_the_revoked_credential_on_the_key(stocked):
@@ -185,9 +199,9 @@ def test_reissue_to_the_same_owner_replaces_the_revoked_credential_on_the_key(st
 
     desk = stocked
     key = desk.insert(SERIAL + 5)
-    issue_totp(desk.station, IssueRequest(SERIAL + 5, "alice", "carol"))
-    lc.return_token(desk.station, SERIAL + 5, operator="carol")
-    issue_totp(desk.station, IssueRequest(SERIAL + 5, "alice", "dave"))
+    issue_totp(desk.station, IssueRequest(SERIAL + 5, "alice", op("carol")))
+    lc.return_token(desk.station, SERIAL + 5, operator=op("carol"))
+    issue_totp(desk.station, IssueRequest(SERIAL + 5, "alice", op("dave")))
     assert [c.id for c in OathSession(VirtualConnection(key)).list_credentials()] == [b"Token Station:alice"]
     started = [e for e in desk.station.ledger.entries() if e.type == "token.issue.started"]
     assert [e.body["wiped_revoked"] for e in started] == [False, True]
@@ -203,7 +217,7 @@ def test_tables_of_an_older_layout_are_rebuilt_from_the_ledger_on_open(stocked):
 
     desk = stocked
     desk.insert(SERIAL + 1)
-    issue_totp(desk.station, IssueRequest(SERIAL + 1, "alice", "carol"))
+    issue_totp(desk.station, IssueRequest(SERIAL + 1, "alice", op("carol")))
     live = snapshot(desk.station.ledger.db)
     db = desk.station.ledger.db
     # What a station written by an older release looks like: no layout version, a different tokens table.

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pyotp
@@ -32,6 +33,7 @@ from station.inventory.directory import apply_directory, plan_directory
 from station.inventory.intake import receive_serials
 from station.inventory.seed_intake import receive_seed_file
 from station.issue import IssueRequest, issue_totp
+from station.operators.sessions import Session
 from station.projection import rebuild, snapshot
 
 SECRET = b"12345678901234567890"
@@ -49,7 +51,7 @@ def template() -> Path:
         root = Path(tempfile.mkdtemp(prefix="walk-template-"))
         desk = make_desk(root / "station")
         for loc in ("safe", "drawer"):
-            add_location(desk.station, loc, site="branch-07", kind=loc, operator="root")
+            add_location(desk.station, loc, site="branch-07", kind=loc, operator=desk.op("root"))
         desk.station.close()
         _TEMPLATE.append(root / "station")
     return _TEMPLATE[0]
@@ -77,10 +79,32 @@ class Walk(RuleBasedStateMachine):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- helpers -------------------------------------------------------------------------------------
+    def session(self, who: str) -> Session:
+        """The operator signed in (a forged session for someone not enrolled, which is refused)."""
+        if who == "mallory":
+            return Session("6d616c6c6f727921", who, self.clock())
+        return self.desk.op(who)
+
+    def approval(self, who: str) -> Session:
+        if who == "mallory":
+            return Session("6d616c6c6f727922", who, self.clock(), purpose="approval")
+        return self.desk.approval(who)
+
     def attempt(self, legal: bool, fn, *args, **kwargs) -> bool:
-        """Run a station function; it must succeed exactly when the model says the move is legal."""
-        before = self.desk.station.ledger.size()
+        """Run a station function; it must succeed exactly when the model says the move is legal.
+
+        Operators named by id are signed in first (a sign-in is recorded, and is not the move)."""
         self.clock.advance(seconds=31)  # a fresh TOTP step for every move
+        if isinstance(kwargs.get("operator"), str):
+            kwargs["operator"] = self.session(kwargs["operator"])
+        for name in ("witness", "to_custodian", "approver"):
+            if isinstance(kwargs.get(name), str):
+                kwargs[name] = self.approval(kwargs[name])
+        args = tuple(
+            replace(a, custodian=self.session(a.custodian)) if isinstance(a, IssueRequest) else a
+            for a in args
+        )
+        before = self.desk.station.ledger.size()
         try:
             fn(*args, **kwargs)
         except StationError as exc:
@@ -169,13 +193,23 @@ class Walk(RuleBasedStateMachine):
                 if self.desk.bus.key_in(reader) is not None:
                     self.desk.bus.remove(self.desk.bus.key_in(reader))
             self.desk.bus.insert(key)
-            done = self.attempt(legal, issue_totp, self.desk.station, IssueRequest(int(serial), owner, who))
+            # A replacement (the owner lost a token before) takes a second operator: hank approves.
+            done = self.attempt(
+                legal, issue_totp, self.desk.station, IssueRequest(int(serial), owner, who), approver="hank"
+            )
         else:
             step = int(self.clock.advance(seconds=0).timestamp()) // 30 + 1  # attempt() moves 31 s on
             code = pyotp.TOTP(base64.b32encode(SECRET).decode(), digest=hashlib.sha1).generate_otp(step)
             code = code if right_code else f"{(int(code) + 1) % 10**6:06d}"
             done = self.attempt(
-                legal, issue_classic, self.desk.station, serial, owner=owner, operator=who, code=code
+                legal,
+                issue_classic,
+                self.desk.station,
+                serial,
+                owner=owner,
+                operator=who,
+                code=code,
+                approver="hank",
             )
         if done:
             self.model.setdefault(serial, {"kind": "yubikey", "location": None})
@@ -280,7 +314,7 @@ class Walk(RuleBasedStateMachine):
     def import_directory(self, present):
         text = "id,name\n" + "".join(f"{o},{o.title()}\n" for o in sorted(present))
         plan = plan_directory(self.desk.station, text.encode(), "hr.csv")
-        apply_directory(self.desk.station, plan, operator="hank", allow_mass_removal=True)
+        apply_directory(self.desk.station, plan, operator=self.desk.op("hank"), allow_mass_removal=True)
         self.directory = set(present)
 
     @rule(location=st.sampled_from(("safe", "drawer")), data=st.data())
@@ -293,10 +327,10 @@ class Walk(RuleBasedStateMachine):
             and t["status"] in ("in_stock", "returned", "damaged", "blocked")
         }
         counted = data.draw(st.sets(st.sampled_from(SERIALS)))
-        audit = start_audit(self.desk.station, operator="audrey", location=location)
+        audit = start_audit(self.desk.station, operator=self.desk.op("audrey"), location=location)
         if counted:
-            count(self.desk.station, audit, sorted(counted), operator="audrey")
-        result = close_audit(self.desk.station, audit, operator="audrey")
+            count(self.desk.station, audit, sorted(counted), operator=self.desk.op("audrey"))
+        result = close_audit(self.desk.station, audit, operator=self.desk.op("audrey"))
         assert set(result.found) == expected & counted
         assert {m["serial"] for m in result.missing} == expected - counted
 

@@ -5,6 +5,7 @@ import io
 from datetime import date
 
 import pytest
+from desk_fixtures import approval, op
 
 from station.errors import InputError
 from station.inventory import lifecycle as lc
@@ -26,21 +27,21 @@ DIRECTORY = (
 @pytest.fixture
 def rollout(desk):
     st = desk.station
-    apply_directory(st, plan_directory(st, DIRECTORY.encode(), "hr.csv"), operator="hank")
-    receive_serials(st, range(40000001, 40000011), operator="carol")
+    apply_directory(st, plan_directory(st, DIRECTORY.encode(), "hr.csv"), operator=op("hank"))
+    receive_serials(st, range(40000001, 40000011), operator=op("carol"))
     for serial, owner in ((40000001, "alice"), (40000002, "carl"), (40000003, "dina")):
         desk.only(serial)
-        issue_totp(st, IssueRequest(serial, owner, "carol"))
+        issue_totp(st, IssueRequest(serial, owner, op("carol")))
     # alice loses her key; a replacement 30 minutes later. carl's is lost and replaced after 90 minutes.
-    lc.report_lost(st, 40000001, operator="carol", reason="train")
+    lc.report_lost(st, 40000001, operator=op("carol"), reason="train")
     desk.clock.advance(minutes=30)
     desk.only(40000004)
-    issue_totp(st, IssueRequest(40000004, "alice", "carol"))
-    lc.report_lost(st, 40000002, operator="carol", reason="stolen bag")
+    issue_totp(st, IssueRequest(40000004, "alice", op("carol")), approver=approval("sam"))
+    lc.report_lost(st, 40000002, operator=op("carol"), reason="stolen bag")
     desk.clock.advance(minutes=90)
     desk.only(40000005)
-    issue_totp(st, IssueRequest(40000005, "carl", "dave"))
-    lc.report_damaged(st, 40000006, operator="carol", reason="dropped in the safe")
+    issue_totp(st, IssueRequest(40000005, "carl", op("dave")), approver=approval("sam"))
+    lc.report_damaged(st, 40000006, operator=op("carol"), reason="dropped in the safe")
     return desk
 
 

@@ -22,7 +22,14 @@ touch = false
 
 def test_shipped_recipes_load():
     recipes = load_recipes()
-    assert set(recipes) == {"yubikey-oath-totp", "yubikey-oath-totp-touch", "classic-oath"}
+    assert set(recipes) == {
+        "yubikey-oath-totp",
+        "yubikey-oath-totp-touch",
+        "yubikey-oath-totp-otp",
+        "classic-oath",
+    }
+    assert find_recipe("yubikey-oath-totp-otp").yubico_otp_slot == 1
+    assert find_recipe("yubikey-oath-totp").yubico_otp_slot is None
     totp = find_recipe("yubikey-oath-totp").oath
     assert (totp.issuer, totp.algorithm, totp.digits, totp.period, totp.touch) == (
         "Token Station",
@@ -46,6 +53,8 @@ def test_shipped_recipes_load():
         (('issuer = "Token Station"', 'issuer = "a:b"'), "without ':'"),
         (('type = "TOTP"', 'type = "HOTP"'), "only TOTP"),
         (("period = 30", 'period = "30"'), "'period' must be int"),
+        (("touch = false", "touch = false\n[yubico_otp]\nslot = 1"), "needs OTP"),
+        (('needs = ["OATH"]', 'needs = ["OATH", "OTP"]\n[yubico_otp]\nslot = 3'), "slot must be 1 or 2"),
     ],
 )
 def test_malformed_recipes_are_refused(tmp_path, change, says):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pyotp
 import pytest
+from desk_fixtures import at_desk, desk_at, op
 
 from station.clock import fixed_clock
 from station.core import init_station, open_readonly, open_station
@@ -19,6 +20,7 @@ from station.errors import (
     WrongPassphraseError,
 )
 from station.issue import IssueRequest, validate
+from station.operators.sessions import Session
 from station.projection import rebuild, snapshot
 from station.vault import Vault
 from station.verify import normalise_code, verify_totp
@@ -29,9 +31,8 @@ T0 = datetime(2026, 12, 3, 3, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def station(tmp_path):
-    s = init_station(tmp_path / "data", "branch-07", PASS, clock=fixed_clock(T0))
-    yield s
-    s.close()
+    with at_desk(desk_at(tmp_path / "data", fixed_clock(T0), {"dave": "custodian"})) as desk:
+        yield desk.station
 
 
 def _issue_without_device(station, owner, seed, serial=12345678, algorithm="SHA1", digits=6, period=30):
@@ -90,14 +91,15 @@ def test_rfc6238_vectors_verify_once(tmp_path, algorithm, seed):
     # RFC 6238 appendix B: T = 1111111109 gives 07081804 (SHA1), 68084774 (SHA256), 25091201 (SHA512).
     expected = {"SHA1": "07081804", "SHA256": "68084774", "SHA512": "25091201"}[algorithm]
     at = datetime.fromtimestamp(1111111109, UTC)
-    s = init_station(tmp_path / algorithm, "branch-07", PASS, clock=fixed_clock(at))
-    _issue_without_device(s, "alice", seed, algorithm=algorithm, digits=8)
-    result = verify_totp(s, "alice", expected, operator="dave")
-    assert result.drift == 0 and result.step == 1111111109 // 30
-    with pytest.raises(VerificationFailed, match="already used"):
-        verify_totp(s, "alice", expected, operator="dave")
-    types = [e.type for e in s.ledger.entries()]
-    assert types[-2:] == ["otp.accepted", "otp.rejected"]
+    with at_desk(desk_at(tmp_path / algorithm, fixed_clock(at), {"dave": "custodian"})) as desk:
+        s = desk.station
+        _issue_without_device(s, "alice", seed, algorithm=algorithm, digits=8)
+        result = verify_totp(s, "alice", expected, operator=op("dave"))
+        assert result.drift == 0 and result.step == 1111111109 // 30
+        with pytest.raises(VerificationFailed, match="already used"):
+            verify_totp(s, "alice", expected, operator=op("dave"))
+        types = [e.type for e in s.ledger.entries()]
+        assert types[-2:] == ["otp.accepted", "otp.rejected"]
 
 
 def test_window_is_one_step_either_side_and_older_steps_are_refused(station):
@@ -106,11 +108,11 @@ def test_window_is_one_step_either_side_and_older_steps_are_refused(station):
     totp = pyotp.TOTP(base64.b32encode(seed).decode(), digest=hashlib.sha1)
     step = int(T0.timestamp()) // 30
     with pytest.raises(VerificationFailed, match="does not match"):
-        verify_totp(station, "bob", totp.generate_otp(step + 2), operator="dave")
-    assert verify_totp(station, "bob", totp.generate_otp(step + 1), operator="dave").drift == 1
+        verify_totp(station, "bob", totp.generate_otp(step + 2), operator=op("dave"))
+    assert verify_totp(station, "bob", totp.generate_otp(step + 1), operator=op("dave")).drift == 1
     # The current step is older than the accepted one: a replay window attack, refused.
     with pytest.raises(VerificationFailed, match="already used"):
-        verify_totp(station, "bob", totp.generate_otp(step), operator="dave")
+        verify_totp(station, "bob", totp.generate_otp(step), operator=op("dave"))
 
 
 def test_malformed_code_is_not_a_wrong_code(station):
@@ -119,13 +121,13 @@ def test_malformed_code_is_not_a_wrong_code(station):
         with pytest.raises(InputError, match="malformed"):
             normalise_code(bad)
     with pytest.raises(VerificationFailed, match="no active"):
-        verify_totp(station, "nobody", "123456", operator="dave")
+        verify_totp(station, "nobody", "123456", operator=op("dave"))
 
 
 def test_projection_rebuilds_from_the_ledger_alone(station):
     _issue_without_device(station, "alice", b"\x02" * 20)
     totp = pyotp.TOTP(base64.b32encode(b"\x02" * 20).decode())
-    verify_totp(station, "alice", totp.generate_otp(int(T0.timestamp()) // 30), operator="dave")
+    verify_totp(station, "alice", totp.generate_otp(int(T0.timestamp()) // 30), operator=op("dave"))
     live = snapshot(station.ledger.db)
     assert live["credentials"][0]["last_step"] == int(T0.timestamp()) // 30
     rebuild(station.ledger.db, list(station.ledger.entries()))
@@ -142,12 +144,16 @@ def test_auditor_verifies_without_the_passphrase_and_sees_tampering(station):
     triggers = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
     for name in triggers:
         db.execute(f"DROP TRIGGER {name}")
-    db.execute("UPDATE ledger_entries SET entry = replace(entry, 'alice', 'mallo') WHERE seq = 2")
+    issued = db.execute("SELECT max(seq) FROM ledger_entries").fetchone()[0]  # token.issued, naming alice
+    entry = db.execute("SELECT entry FROM ledger_entries WHERE seq = ?", [issued]).fetchone()[0]
+    assert b"alice" in entry
+    db.execute("UPDATE ledger_entries SET entry = ? WHERE seq = ?",
+               [entry.replace(b"alice", b"mallo"), issued])
     db.commit()
     db.close()
     auditor = open_readonly(station.data_dir)
     report = auditor.ledger.verify(auditor.public_keys())
-    assert not report.ok and report.first_bad_seq == 2
+    assert not report.ok and report.first_bad_seq == issued
 
 
 def test_an_emptied_database_is_refused_not_reinitialised(station):
@@ -187,17 +193,17 @@ def test_a_deleted_or_altered_vault_record_is_a_clear_error(station):
     db.execute("UPDATE vault_records SET blob = X'00' WHERE id LIKE 'totp/%'")
     db.conn.commit()
     with pytest.raises(WrongPassphraseError, match="altered or moved"):
-        verify_totp(station, "alice", "123456", operator="dave")
+        verify_totp(station, "alice", "123456", operator=op("dave"))
     db.execute("DELETE FROM vault_records WHERE id LIKE 'totp/%'")
     db.conn.commit()
     with pytest.raises(StationError, match="has no record"):
-        verify_totp(station, "alice", "123456", operator="dave")
+        verify_totp(station, "alice", "123456", operator=op("dave"))
 
 
 @pytest.mark.parametrize("serial", [0, -5, 2**32, 10**30])
 def test_serial_out_of_range_is_bad_input(serial):
     with pytest.raises(InputError, match="not a YubiKey serial"):
-        validate(IssueRequest(serial, "alice", "carol"))
+        validate(IssueRequest(serial, "alice", Session("", "carol", T0)))  # the form check, before sign-in
 
 
 @pytest.mark.parametrize("site,passphrase,admin", [

@@ -4,6 +4,11 @@ Same station functions as `station export ...`: the file goes to the place the o
 removable drive), encrypted with the password typed twice here (never shown, cleared after use); a
 deactivation list holds serials only. The list shows every export still pending; pick one and press
 Confirm when the IdP admin reports the import done. Escape goes back to the desk.
+
+Every call carries the signed-in operator's session, so the station checks the sign-in and the role
+as it does for the CLI. A custodian may write deactivation lists and confirm imports but not export
+secrets (that is for supervisors and admins), so for a custodian the form offers deactivation lists
+only and shows no password fields.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from station.idp.exports import ExportRequest, confirm_export, export_tokens, li
 from station.idp.formats import FORMATS
 from station.idp.selection import Selection
 from station.idp.token_seeds import Owner
+from station.inventory.roles import NEEDS
+from station.operators.sessions import Session
 
 from ..desk import DeskThread
 from ..widgets.result_panel import ResultPanel
@@ -32,13 +39,17 @@ CHOICES = (("Everything not exported yet", "since-last"), ("These serials", "ser
 
 
 class HandOffScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back to the desk")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back to the desk"),
+        Binding("f10", "app.sign_out", "Sign out"),
+    ]
 
-    def __init__(self, station: Station, desk: DeskThread, operator: str) -> None:
+    def __init__(self, station: Station, desk: DeskThread, session: Session, roles: frozenset[str]) -> None:
         super().__init__(id="handoff")
         self._station = station
         self._desk = desk
-        self._operator = operator
+        self._session = session
+        self._secrets = bool(NEEDS["export_secrets"] & roles)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -59,13 +70,19 @@ class HandOffScreen(Screen[None]):
                 yield Select(CHOICES, value="since-last", allow_blank=False, id="handoff-choice")
                 yield Input(placeholder="serials separated by spaces, or the site", id="handoff-which")
                 yield Checkbox(
-                    "Deactivation list (lost, blocked, returned) instead of registrations",
+                    "Deactivation list (lost, blocked, returned) instead of registrations"
+                    if self._secrets
+                    else "Deactivation list (lost, blocked, returned): registrations hold secrets, which"
+                    " a supervisor or admin exports",
+                    value=not self._secrets,
+                    disabled=not self._secrets,
                     id="handoff-deactivations",
                 )
                 yield Input(placeholder="owner domain for Entra, e.g. example.org", id="handoff-upn")
-                yield Label("File password (12 characters or more), twice", classes="field-label")
-                yield Input(password=True, id="handoff-password")
-                yield Input(password=True, id="handoff-password2")
+                if self._secrets:
+                    yield Label("File password (12 characters or more), twice", classes="field-label")
+                    yield Input(password=True, id="handoff-password")
+                    yield Input(password=True, id="handoff-password2")
                 yield Button("Export", variant="primary", id="handoff-export")
             with Vertical(classes="result-column"):
                 yield ResultPanel(IDLE_TEXT, id="handoff-result")
@@ -78,7 +95,7 @@ class HandOffScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"IdP hand-off · operator {self._operator}"
+        self.sub_title = f"IdP hand-off · operator {self._session.operator}"
         self.refresh_pending()
 
     @work(exclusive=True, group="handoff-list")
@@ -95,9 +112,16 @@ class HandOffScreen(Screen[None]):
             f"Not exported yet: {waiting['register']} to register, {waiting['deactivate']} to deactivate."
         )
 
+    def _passwords(self) -> tuple[str, str]:
+        if not self._secrets:
+            return "", ""
+        return (
+            self.query_one("#handoff-password", Input).value,
+            self.query_one("#handoff-password2", Input).value,
+        )
+
     def _request(self) -> ExportRequest:
-        password = self.query_one("#handoff-password", Input).value
-        again = self.query_one("#handoff-password2", Input).value
+        password, again = self._passwords()
         deactivations = self.query_one("#handoff-deactivations", Checkbox).value
         if not deactivations and password != again:
             raise InputError("The two passwords differ.", "Type the file password twice, the same.")
@@ -131,8 +155,8 @@ class HandOffScreen(Screen[None]):
             panel.error("Not exported: fix the form", exc)
             return
         finally:
-            for field in ("#handoff-password", "#handoff-password2"):
-                self.query_one(field, Input).value = ""  # hold the secret no longer than needed
+            for field in self.query("#handoff-password, #handoff-password2").results(Input):
+                field.value = ""  # hold the secret no longer than needed
         self._export(request)
 
     @work(exclusive=True, group="handoff")
@@ -142,7 +166,7 @@ class HandOffScreen(Screen[None]):
         button.disabled = True
         panel.busy("Writing the export… keep the drive in until this says done.")
         try:
-            result = await self._desk.run(export_tokens, self._station, request, operator=self._operator)
+            result = await self._desk.run(export_tokens, self._station, request, operator=self._session)
         except StationError as exc:
             panel.error("Not exported", exc)
             return
@@ -178,7 +202,7 @@ class HandOffScreen(Screen[None]):
                 confirm_export,
                 self._station,
                 export_id,
-                operator=self._operator,
+                operator=self._session,
                 note="confirmed at the kiosk",
             )
         except StationError as exc:

@@ -1,4 +1,10 @@
-"""The desk: keys present at the top, then the Issue and Verify tabs."""
+"""The desk after sign-in: keys present at the top, then the tabs the operator's roles allow.
+
+What a role may not do is not shown (the station refuses it anyway): custodians and supervisors
+issue and verify, supervisors also grant temporary access, admins and supervisors manage operators,
+auditors close break-glass reviews. F6 opens the IdP hand-off for the roles that may export
+(custodians: deactivation lists and confirmations; supervisors and admins: files with secrets too).
+"""
 
 from __future__ import annotations
 
@@ -10,50 +16,102 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from station.core import Station
 from station.errors import StationError
+from station.inventory.roles import NEEDS
+from station.operators.sessions import Session
 from station.reconcile import open_intents, reconcile
 
 from ..desk import DeskThread
 from ..widgets.issue_form import IssueForm
 from ..widgets.key_list import KeyList, WatchControl
+from ..widgets.operators_pane import OperatorsPane
+from ..widgets.reviews_pane import ReviewsPane
+from ..widgets.temporary_form import TemporaryForm
 from ..widgets.verify_form import VerifyForm
+
+DESK = {"custodian", "supervisor"}
+# tab id -> (title, roles that see it, the field where typing starts)
+TABS = {
+    "issue": ("Issue a token (F2)", DESK, "#issue-owner"),
+    "verify": ("Verify a code (F3)", DESK, "#verify-owner"),
+    "temporary": ("Temporary access (F4)", {"supervisor"}, "#temp-owner"),
+    "operators": ("Operators (F8)", {"admin", "supervisor"}, "#ops-id"),
+    "reviews": ("Break-glass reviews (F7)", {"auditor"}, "#review-id"),
+}
+
+
+def visible_tabs(roles: frozenset[str]) -> list[str]:
+    return [tab for tab, (_title, who, _field) in TABS.items() if who & roles]
+
+
+def may_hand_off(roles: frozenset[str]) -> bool:
+    """Whether the IdP hand-off screen (F6) is offered: to roles that may export at all."""
+    return bool(NEEDS["export"] & roles)
 
 
 class MainScreen(Screen[None]):
-    AUTO_FOCUS = "#issue-owner"  # the field an operator types first; the key is usually pre-chosen
     BINDINGS = [
         Binding("f2", "show_tab('issue')", "Issue"),
         Binding("f3", "show_tab('verify')", "Verify"),
+        Binding("f4", "show_tab('temporary')", "Temporary", show=False),
+        Binding("f8", "show_tab('operators')", "Operators", show=False),
+        Binding("f7", "show_tab('reviews')", "Reviews", show=False),
         Binding("f5", "refresh_keys", "Refresh keys"),
         Binding("f6", "handoff", "IdP hand-off"),
+        Binding("f10", "app.sign_out", "Sign out"),
     ]
 
-    def __init__(self, station: Station, desk: DeskThread, watch: WatchControl, operator: str) -> None:
+    def __init__(
+        self, station: Station, desk: DeskThread, watch: WatchControl, session: Session, roles: frozenset[str]
+    ) -> None:
         super().__init__(id="main")
         self.station = station
+        self.session = session
+        self.roles = roles
+        self.tabs = visible_tabs(roles)
         self._desk = desk
         self._watch = watch
-        self._operator = operator
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield KeyList(self._desk, self._watch, station=self.station, id="keys")
-        with TabbedContent(initial="issue-tab", id="desk-tabs"):
-            with TabPane("Issue a token (F2)", id="issue-tab"):
-                yield IssueForm(self.station, self._desk, id="issue-form")
-            with TabPane("Verify a code (F3)", id="verify-tab"):
-                yield VerifyForm(self.station, self._desk, self._operator, id="verify-form")
+        panes = {
+            "issue": lambda: IssueForm(self.station, self._desk, self.session, id="issue-form"),
+            "verify": lambda: VerifyForm(self.station, self._desk, self.session, id="verify-form"),
+            "temporary": lambda: TemporaryForm(self.station, self._desk, self.session, id="temporary-form"),
+            "operators": lambda: OperatorsPane(self.station, self._desk, self.session, id="operators-pane"),
+            "reviews": lambda: ReviewsPane(self.station, self._desk, self.session, id="reviews-pane"),
+        }
+        with TabbedContent(initial=f"{self.tabs[0]}-tab" if self.tabs else "", id="desk-tabs"):
+            for tab in self.tabs:
+                with TabPane(TABS[tab][0], id=f"{tab}-tab"):
+                    yield panes[tab]()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"site {self.station.config.site} · operator {self._operator}"
+        who = (
+            "break-glass admin (every action is reviewed)"
+            if self.session.break_glass
+            else self.session.operator
+        )
+        self.sub_title = f"site {self.station.config.site} · {who} ({', '.join(sorted(self.roles))})"
+        if self.tabs:
+            self.query_one(TABS[self.tabs[0]][2]).focus()
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one("#desk-tabs", TabbedContent).active = f"{tab}-tab"
+        if tab in self.tabs:
+            self.query_one("#desk-tabs", TabbedContent).active = f"{tab}-tab"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The hand-off is offered only to roles that may export (the station refuses the rest anyway).
+        if action == "handoff":
+            return may_hand_off(self.roles)
+        return True
 
     def action_handoff(self) -> None:
         from .handoff import HandOffScreen
 
-        self.app.push_screen(HandOffScreen(self.station, self._desk, self._operator))
+        if may_hand_off(self.roles):
+            self.app.push_screen(HandOffScreen(self.station, self._desk, self.session, self.roles))
 
     def action_refresh_keys(self) -> None:
         self.query_one("#keys", KeyList).refresh_keys()
@@ -61,21 +119,25 @@ class MainScreen(Screen[None]):
     @property
     def busy(self) -> bool:
         """True while a key is being programmed (the exit dialog warns about it)."""
-        return self.query_one("#issue-form", IssueForm).busy
+        forms = self.query(IssueForm)
+        return bool(forms) and forms.first().busy
 
     @on(TabbedContent.TabActivated, "#desk-tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # Put the cursor where typing starts on the tab just opened.
-        first = "#issue-owner" if event.pane.id == "issue-tab" else "#verify-owner"
-        self.query_one(first).focus()
+        tab = (event.pane.id or "").removesuffix("-tab")
+        if tab in TABS:
+            self.query_one(TABS[tab][2]).focus()
 
     @on(KeyList.Changed)
     def _keys_changed(self, event: KeyList.Changed) -> None:
-        self.query_one("#issue-form", IssueForm).set_keys(event.keys)
+        for form in self.query(IssueForm):
+            form.set_keys(event.keys)
 
     @on(KeyList.Read)
     def _keys_read(self, event: KeyList.Read) -> None:
-        self._settle_interrupted_writes({k.serial for k in event.keys if k.serial is not None})
+        if "issue" in self.tabs:
+            self._settle_interrupted_writes({k.serial for k in event.keys if k.serial is not None})
 
     @work(exclusive=True, group="reconcile")
     async def _settle_interrupted_writes(self, present: set[int]) -> None:
@@ -84,8 +146,7 @@ class MainScreen(Screen[None]):
             pending = await self._desk.run(open_intents, self.station)
             lines = []
             for serial in sorted({i["serial"] for i in pending} & present):
-                lines += await self._desk.run(reconcile, self.station, operator=self._operator,
-                                              serial=serial)
+                lines += await self._desk.run(reconcile, self.station, operator=self.session, serial=serial)
         except StationError as exc:
             self.notify(f"{exc.message} {exc.hint}", severity="error", timeout=15)
             return
@@ -96,8 +157,9 @@ class MainScreen(Screen[None]):
 
     @on(KeyList.SerialChosen)
     def _serial_chosen(self, event: KeyList.SerialChosen) -> None:
-        self.query_one("#issue-form", IssueForm).choose_serial(event.serial)
-        self.action_show_tab("issue")
+        for form in self.query(IssueForm):
+            form.choose_serial(event.serial)
+            self.action_show_tab("issue")
 
     @on(IssueForm.Issued)
     def _issued(self) -> None:

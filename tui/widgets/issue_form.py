@@ -1,8 +1,10 @@
-"""Issue a TOTP token: pick the key, type owner and custodian, press Issue.
+"""Issue a TOTP token: pick the key, type the owner, press Issue. The custodian is the signed-in operator.
 
 The form is checked with `station.issue.validate` before anything touches a key, the vault or the
 ledger; the device work then runs on the desk thread with a spinner, and the result panel says
-what was written (or what went wrong and what to do).
+what was written (or what went wrong and what to do). An issue that replaces the owner's lost or
+damaged token first asks a second operator to approve it (ApproveScreen); the owner's new recovery
+codes, if they had a set, are shown once in the result.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from textual.widgets import Button, Collapsible, Input, Label, Select
 from station.core import Station
 from station.devices import KeyInfo
 from station.errors import InputError, StationError
+from station.inventory.owners import replaces
 from station.issue import DEFAULT_ISSUER, IssueRequest, IssueResult, issue_totp, validate
+from station.operators.sessions import Session
 
 from ..desk import DeskThread
+from ..screens.approve import ApproveScreen
 from .result_panel import ResultPanel
 
-IDLE_TEXT = "Choose the key, type the owner and your custodian id, then press Enter (or Issue token)."
+IDLE_TEXT = "Choose the key, type the owner, then press Enter (or Issue token)."
 
 
 def readable_time(rfc3339: str) -> str:
@@ -42,10 +47,12 @@ class IssueForm(Horizontal):
             super().__init__()
             self.result = result
 
-    def __init__(self, station: Station, desk: DeskThread, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, station: Station, desk: DeskThread, session: Session,
+                 *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes="form-pane")
         self._station = station
         self._desk = desk
+        self._session = session
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -54,8 +61,6 @@ class IssueForm(Horizontal):
             yield Select([], prompt="Insert a key", id="issue-serial")
             yield Label("Owner: who receives the token", classes="field-label")
             yield Input(placeholder="e.g. j.smith", id="issue-owner")
-            yield Label("Custodian: you", classes="field-label")
-            yield Input(placeholder="your custodian id", id="issue-custodian")
             yield Label("Issuer shown on the key", classes="field-label")
             yield Input(DEFAULT_ISSUER, id="issue-issuer")
             with Collapsible(title="More options (digits, period, algorithm)", collapsed=True):
@@ -93,7 +98,7 @@ class IssueForm(Horizontal):
         return IssueRequest(
             serial=serial,
             owner=self.query_one("#issue-owner", Input).value,
-            custodian=self.query_one("#issue-custodian", Input).value,
+            custodian=self._session,
             issuer=self.query_one("#issue-issuer", Input).value,
             digits=int(self.query_one("#issue-digits", Select).value),
             period=int(self.query_one("#issue-period", Select).value),
@@ -103,12 +108,12 @@ class IssueForm(Horizontal):
     def _focus_field_named_in(self, message: str) -> None:
         # validate() names the field in its sentence; sending the cursor there saves a tired
         # operator from hunting for it.
-        for field in ("owner", "custodian", "issuer"):
+        for field in ("owner", "issuer"):
             if field in message:
                 self.query_one(f"#issue-{field}", Input).focus()
                 return
 
-    @on(Input.Submitted, "#issue-owner, #issue-custodian, #issue-issuer")
+    @on(Input.Submitted, "#issue-owner, #issue-issuer")
     @on(Button.Pressed, "#issue-button")
     def submit(self) -> None:
         if self.busy:
@@ -130,16 +135,27 @@ class IssueForm(Horizontal):
     async def _issue(self, request: IssueRequest) -> None:
         panel = self.query_one("#issue-result", ResultPanel)
         self._set_busy(True)
-        panel.busy(f"Programming key {request.serial} for {request.owner}… keep the key inserted.")
         try:
-            result = await self._desk.run(issue_totp, self._station, request)
+            old = await self._desk.run(replaces, self._station.ledger.db, request.owner)
+            approver = None
+            if old is not None:
+                panel.busy(f"This replaces {request.owner}'s {old['kind']} token {old['serial']}: a second"
+                           " operator approves it.")
+                approver = await self.app.push_screen_wait(ApproveScreen(
+                    self._station, self._desk, f"replacing {request.owner}'s token {old['serial']}"))
+                if approver is None:
+                    panel.failure("Not issued", "The replacement was not approved.",
+                                  "A supervisor or admin (not the owner) approves replacements.")
+                    return
+            panel.busy(f"Programming key {request.serial} for {request.owner}… keep the key inserted.")
+            result = await self._desk.run(issue_totp, self._station, request, approver=approver)
         except StationError as exc:
             panel.error("Not issued", exc)
             return
         finally:
             self._set_busy(False)
         self._show_success(panel, result)
-        self.query_one("#issue-owner", Input).value = ""  # the custodian stays for the next issue
+        self.query_one("#issue-owner", Input).value = ""
         self.post_message(self.Issued(result))
 
     def _show_success(self, panel: ResultPanel, result: IssueResult) -> None:
@@ -151,5 +167,8 @@ class IssueForm(Horizontal):
                 ("Key serial", f"{result.serial} ({result.model}, firmware {result.firmware})"),
                 ("Ledger entry", f"#{result.ledger_seq}"),
                 ("Time", readable_time(result.issued_at)),
+                *([("Yubico OTP id", result.yubico_otp_public_id)] if result.yubico_otp_public_id else []),
+                *([("Recovery codes", "new set, shown once: " + "  ".join(result.recovery_codes))]
+                  if result.recovery_codes else []),
             ],
         )

@@ -1,8 +1,9 @@
 """The keys at the desk: a table that follows keys as they are inserted and removed.
 
-A thread worker blocks on pcscd (`KeyWatch.wait_for_change`) and wakes this widget when a card
-comes or goes; the list itself is then read on the desk thread, queued behind any issue in
-progress so the two never talk to a key at the same time.
+A thread worker blocks on the station's key bus (`KeyWatch.wait_for_change`: pcscd, or the in-process
+bus of virtual keys in tests) and wakes this widget when a card comes or goes; the list itself is then
+read on the desk thread, queued behind any issue in progress so the two never talk to a key at the
+same time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from station.core import Station
-from station.devices import KeyInfo, KeyWatch, scan_desk
+from station.devices import PCSC, KeyInfo, KeyWatch, scan_desk
 from station.devices import holders as holders_of
 from station.errors import DeviceError
 
@@ -84,6 +85,7 @@ class KeyList(Vertical):
     ) -> None:
         super().__init__(id=id)
         self._station = station
+        self._bus = station.bus if station is not None else PCSC
         self.holders: dict[int, str] = {}
         self.busy: list[str] = []
         self._desk = desk
@@ -117,7 +119,7 @@ class KeyList(Vertical):
         worker = get_current_worker()
         while not (self._stop.is_set() or worker.is_cancelled):
             try:
-                watch = KeyWatch()
+                watch = KeyWatch(self._bus)
             except DeviceError as exc:
                 self.post_message(self._WatchError(exc))
                 self._stop.wait(RETRY_SECONDS)
@@ -157,7 +159,7 @@ class KeyList(Vertical):
             if attempt:
                 await asyncio.sleep(CHANGE_RETRY_SECONDS)
             try:
-                keys, busy = await self._desk.run(scan_desk)
+                keys, busy = await self._desk.run(scan_desk, self._bus)
                 holders = await self._desk.run(holders_of, self._station) if self._station else {}
             except DeviceError as exc:
                 self._show_error(exc)

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
+from desk_fixtures import desk_at
 
 from station.clock import fixed_clock
-from station.core import init_station, open_station
+from station.core import open_station
 from station.errors import VerificationFailed
 from station.projection import rebuild, snapshot
 from station.verify import verify_totp
@@ -48,16 +49,17 @@ def step(at: datetime) -> int:
 
 def test_the_learned_drift_moves_the_window_and_survives_a_rebuild(tmp_path):
     clock = Clock(T0)
-    station = init_station(tmp_path / "data", "branch-07", PASS, clock=clock)
+    desk = desk_at(tmp_path / "data", clock, {"dave": "custodian"})
+    station = desk.station
     _issue(station)
-    first = verify_totp(station, "alice", TOTP.generate_otp(step(T0) + 1), operator="dave")
+    first = verify_totp(station, "alice", TOTP.generate_otp(step(T0) + 1), operator=desk.op("dave"))
     assert (first.step, first.drift) == (step(T0) + 1, 1)
     clock.at = T0 + timedelta(minutes=10)
     now = step(clock.at)
-    second = verify_totp(station, "alice", TOTP.generate_otp(now + 2), operator="dave")
+    second = verify_totp(station, "alice", TOTP.generate_otp(now + 2), operator=desk.op("dave"))
     assert (second.step, second.drift) == (now + 2, 2)
     with pytest.raises(VerificationFailed, match="already used"):
-        verify_totp(station, "alice", TOTP.generate_otp(now + 1), operator="dave")
+        verify_totp(station, "alice", TOTP.generate_otp(now + 1), operator=desk.op("dave"))
     rejected = list(station.ledger.entries())[-1]
     assert rejected.type == "otp.rejected" and rejected.body["reason"] == "older code"
     live = snapshot(station.ledger.db)
@@ -68,9 +70,10 @@ def test_the_learned_drift_moves_the_window_and_survives_a_rebuild(tmp_path):
 
 
 def test_a_station_from_before_the_drift_column_is_rebuilt_at_open(tmp_path):
-    station = init_station(tmp_path / "data", "branch-07", PASS, clock=fixed_clock(T0))
+    desk = desk_at(tmp_path / "data", fixed_clock(T0), {"dave": "custodian"})
+    station = desk.station
     _issue(station)
-    verify_totp(station, "alice", TOTP.generate_otp(step(T0) - 1), operator="dave")
+    verify_totp(station, "alice", TOTP.generate_otp(step(T0) - 1), operator=desk.op("dave"))
     expected = snapshot(station.ledger.db)
     station.close()
     db = sqlite3.connect(tmp_path / "data" / "station.db")
@@ -82,6 +85,7 @@ def test_a_station_from_before_the_drift_column_is_rebuilt_at_open(tmp_path):
     reopened = open_station(tmp_path / "data", PASS, clock=fixed_clock(T0 + timedelta(minutes=1)))
     assert snapshot(reopened.ledger.db) == expected
     assert expected["credentials"][0]["drift"] == -1
-    result = verify_totp(reopened, "alice", TOTP.generate_otp(step(T0) + 1), operator="dave")
+    desk.station = reopened  # dave's session (a row of the station's database) carries over
+    result = verify_totp(reopened, "alice", TOTP.generate_otp(step(T0) + 1), operator=desk.op("dave"))
     assert result.drift == -1  # two steps ahead of T0 is one behind T0 + 1 min
     reopened.close()

@@ -6,6 +6,7 @@ import os
 import struct
 from pathlib import Path
 
+import operator_tokens as ot
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from ykman.otp import format_csv
 from yubikit.yubiotp import SLOT, YubiOtpSession, YubiOtpSlotConfiguration
@@ -33,6 +34,14 @@ def drive(tmp_path: Path) -> Path:
     return path
 
 
+def sign_in_for(monkeypatch, desk, argv) -> None:
+    """A CLI call naming `--operator WHO` signs WHO in as a script would: PIN and their next code."""
+    if "--operator" in argv:
+        who = argv[list(argv).index("--operator") + 1]
+        monkeypatch.setenv("STATION_OPERATOR_PIN", ot.pin(who))
+        monkeypatch.setenv("STATION_OPERATOR_OTP", desk.codes.next(who))
+
+
 def public_id(serial: int) -> str:
     return modhex(b"\xff\x00" + serial.to_bytes(4, "big"))
 
@@ -58,7 +67,13 @@ def stock_classic(desk, serials=("FT0001",), kind: str = "totp") -> None:
     data = "".join(f"{s},{RFC_SECRET.hex()}\n" for s in serials).encode()
     options = ImportOptions(format="serial-secret", kind=kind, secret_encoding="hex")
     import_seed_file(
-        desk.station, data, options, operator="carol", source="vendor.csv", vendor="Feitian", model="c200"
+        desk.station,
+        data,
+        options,
+        operator=desk.op("carol"),
+        source="vendor.csv",
+        vendor="Feitian",
+        model="c200",
     )
 
 
@@ -68,12 +83,12 @@ def populated(desk):
     Returns the two virtual keys (the issued one, the Yubico OTP one), both left in their readers.
     """
     yubikey = desk.only(YK_SERIAL)
-    issue_totp(desk.station, IssueRequest(YK_SERIAL, "alice", "carol"))
+    issue_totp(desk.station, IssueRequest(YK_SERIAL, "alice", desk.op("carol")))
     stock_classic(desk, ("FT0001",), kind="hotp")
-    issue_classic(desk.station, "FT0001", owner="bob", operator="carol", code=RFC4226[0])
+    issue_classic(desk.station, "FT0001", owner="bob", operator=desk.op("carol"), code=RFC4226[0])
     key = desk.insert(OTP_SERIAL)
     line = program_yubico_otp(key, OTP_SERIAL)
     import_seed_file(
-        desk.station, (line + "\n").encode(), ImportOptions(), operator="carol", source="ykman.csv"
+        desk.station, (line + "\n").encode(), ImportOptions(), operator=desk.op("carol"), source="ykman.csv"
     )
     return yubikey, key

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from desk_fixtures import op
 from idp_helpers import OTP_SERIAL, PASSWORD, RFC4226, drive, program_yubico_otp
 
 from station.idp.archive import open_seven_zip
@@ -34,7 +35,7 @@ def fixed_desk(desk):
         st,
         totp,
         ImportOptions(format="serial-secret", kind="totp", secret_encoding="hex"),
-        operator="carol",
+        operator=op("carol"),
         source="feitian-totp.csv",
         vendor="Feitian",
         model="c200",
@@ -44,17 +45,17 @@ def fixed_desk(desk):
         st,
         hotp,
         ImportOptions(format="serial-secret", kind="hotp", secret_encoding="hex"),
-        operator="carol",
+        operator=op("carol"),
         source="feitian-hotp.csv",
         vendor="Feitian",
         model="c100",
     )
     line = program_yubico_otp(desk.insert(OTP_SERIAL), OTP_SERIAL)
-    import_seed_file(st, (line + "\n").encode(), ImportOptions(), operator="carol", source="ykman.csv")
+    import_seed_file(st, (line + "\n").encode(), ImportOptions(), operator=op("carol"), source="ykman.csv")
     for serial, owner in (("FT1001", "alice"), ("FT1002", "carl")):
         code = pyotp.TOTP(_b32(SECRETS[serial])).at(desk.clock())
-        issue_classic(st, serial, owner=owner, operator="carol", code=code)
-    issue_classic(st, "FT2001", owner="bob", operator="carol", code=RFC4226[0])
+        issue_classic(st, serial, owner=owner, operator=op("carol"), code=code)
+    issue_classic(st, "FT2001", owner="bob", operator=op("carol"), code=RFC4226[0])
     return desk
 
 
@@ -86,7 +87,7 @@ CASES = {
 def test_station_exports_match_the_golden_files(fixed_desk, tmp_path, fmt):
     owner = Owner(upn_suffix="example.org", realm="staff", resolver="ldap")
     req = ExportRequest(fmt, drive(tmp_path), Selection(serials=CASES[fmt]), password=PASSWORD, owner=owner)
-    result = export_tokens(fixed_desk.station, req, operator="sam")
+    result = export_tokens(fixed_desk.station, req, operator=op("sam"))
     members = open_seven_zip(open(result.path, "rb").read(), PASSWORD)
     for name, content in sorted(members.items()):
         _golden(f"{fmt}/{name}", content)
@@ -94,9 +95,9 @@ def test_station_exports_match_the_golden_files(fixed_desk, tmp_path, fmt):
 
 def test_deactivation_lists_match_the_golden_files(fixed_desk, tmp_path):
     st = fixed_desk.station
-    lc.report_lost(st, "FT1001", operator="carol", reason="train")
-    lc.block(st, "FT2001", operator="carol", reason="suspected copy")
-    lc.report_lost(st, str(OTP_SERIAL), operator="carol", reason="never issued, gone from the safe")
+    lc.report_lost(st, "FT1001", operator=op("carol"), reason="train")
+    lc.block(st, "FT2001", operator=op("carol"), reason="suspected copy")
+    lc.report_lost(st, str(OTP_SERIAL), operator=op("carol"), reason="never issued, gone from the safe")
     serials = ("FT1001", "FT2001", str(OTP_SERIAL))
     for fmt in ("entra-csv", "okta-yubikey", "duo", "privacyidea-csv", "pskc"):
         # Entra never held the HOTP token or the Yubico OTP key, Okta only the Yubico OTP key: explicit.
@@ -108,7 +109,7 @@ def test_deactivation_lists_match_the_golden_files(fixed_desk, tmp_path):
             owner=Owner(upn_suffix="example.org") if fmt == "entra-csv" else Owner(),
             leave_out_refused=fmt in ("entra-csv", "okta-yubikey"),
         )
-        result = export_tokens(st, req, operator="carol")
+        result = export_tokens(st, req, operator=op("carol"))
         _golden(f"deactivate/{result.idp}.csv", open(result.path, "rb").read())
         left_out = {s: r for s, r in result.left_out}
         if fmt == "entra-csv":
@@ -151,7 +152,7 @@ def test_the_entra_csv_passes_entras_upload_rules_and_codes_match(fixed_desk, tm
         owner=Owner(upn_suffix="example.org"),
         leave_out_refused=True,
     )
-    result = export_tokens(fixed_desk.station, req, operator="sam")
+    result = export_tokens(fixed_desk.station, req, operator=op("sam"))
     assert [s for s, _ in result.left_out] == ["FT2001"]
     assert "Entra ID takes TOTP hardware tokens only, this is HOTP" in result.left_out[0][1]
     text = open_seven_zip(open(result.path, "rb").read(), PASSWORD)["entra-hardware-oath-tokens.csv"].decode()

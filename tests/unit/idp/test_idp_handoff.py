@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from desk_fixtures import approval, op
 from idp_helpers import OTP_SERIAL, PASSWORD, YK_SERIAL, drive, populated
 
 from station.errors import InputError
@@ -26,7 +27,7 @@ def export(desk, tmp_path, fmt="pskc", operator="sam", **selection):
     req = ExportRequest(
         fmt, drive(tmp_path), Selection(**selection), deactivations, PASSWORD, leave_out_refused=leave_out
     )
-    return export_tokens(desk.station, req, operator=operator)
+    return export_tokens(desk.station, req, operator=desk.op(operator))
 
 
 def report(desk, name):
@@ -50,7 +51,7 @@ def test_tokens_are_active_only_once_the_idp_confirms_the_export(desk, tmp_path)
     with pytest.raises(InputError, match="holds no register"):
         export(desk, tmp_path, since_last=True)  # nothing new since
     assert site_row(desk)["active"] == 0  # written is not imported
-    confirm_export(desk.station, first.export_id, operator="carol", note="imported by idp-admin")
+    confirm_export(desk.station, first.export_id, operator=op("carol"), note="imported by idp-admin")
     assert (site_row(desk)["active"], site_row(desk)["awaiting_idp"]) == (2, 0)
     summary = {r["metric"]: r["value"] for r in report(desk, "rollout-summary")}
     assert summary["active_holders"] == 2 and summary["issued_awaiting_idp"] == 0
@@ -58,15 +59,15 @@ def test_tokens_are_active_only_once_the_idp_confirms_the_export(desk, tmp_path)
     owners = {r["owner"]: r["active"] for r in report(desk, "holdings-by-owner")}
     assert owners == {"alice": 1, "bob": 1}
     with pytest.raises(InputError, match="already confirmed"):
-        confirm_export(desk.station, first.export_id, operator="carol")
+        confirm_export(desk.station, first.export_id, operator=op("carol"))
     assert check_rebuild(desk.station) == []
 
 
 def test_lost_and_blocked_tokens_go_out_as_each_idps_deactivation_list(desk, tmp_path):
     populated(desk)
-    confirm_export(desk.station, export(desk, tmp_path, since_last=True).export_id, operator="carol")
-    lc.report_lost(desk.station, YK, operator="carol", reason="train")
-    lc.block(desk.station, FT, operator="carol", reason="suspected copy")
+    confirm_export(desk.station, export(desk, tmp_path, since_last=True).export_id, operator=op("carol"))
+    lc.report_lost(desk.station, YK, operator=op("carol"), reason="train")
+    lc.block(desk.station, FT, operator=op("carol"), reason="suspected copy")
     assert outstanding(desk.station.ledger.db) == {"register": 0, "deactivate": 2}
     assert site_row(desk)["active"] == 0
     lists = {}
@@ -85,7 +86,7 @@ def test_lost_and_blocked_tokens_go_out_as_each_idps_deactivation_list(desk, tmp
         )
         assert result.purpose == "deactivate" and result.protection.startswith("none")
         lists[fmt] = open(result.path, encoding="utf-8").read()
-        withdraw_export(desk.station, result.export_id, operator="carol", reason="example only")
+        withdraw_export(desk.station, result.export_id, operator=op("carol"), reason="example only")
     assert lists["entra-csv"] == (
         f"upn,serial number,action,reason\nalice,{YK},unassign and delete,lost\n"
     )  # the HOTP token FT0001 was never Entra's: left out, by name
@@ -97,7 +98,7 @@ def test_lost_and_blocked_tokens_go_out_as_each_idps_deactivation_list(desk, tmp
     # since-last still finds both: every export above was withdrawn
     done = export(desk, tmp_path, "privacyidea-csv", operator="carol", since_last=True, deactivations=True)
     assert sorted(done.serials) == [YK, FT]
-    confirm_export(desk.station, done.export_id, operator="carol")
+    confirm_export(desk.station, done.export_id, operator=op("carol"))
     assert outstanding(desk.station.ledger.db) == {"register": 0, "deactivate": 0}
     rows = {r["serial"]: r["idp"] for r in report(desk, "lost-damaged-blocked")}
     assert rows == {
@@ -105,16 +106,16 @@ def test_lost_and_blocked_tokens_go_out_as_each_idps_deactivation_list(desk, tmp
         FT: f"deactivated (export {done.export_id})",
     }
     # Unblocked after the IdP disabled it: it must be registered again before it is active.
-    lc.unblock(desk.station, FT, operator="sam", reason="false alarm")
+    lc.unblock(desk.station, FT, operator=op("sam"), reason="false alarm")
     assert outstanding(desk.station.ledger.db) == {"register": 1, "deactivate": 0}
     assert check_rebuild(desk.station) == []
 
 
 def test_a_block_lifted_before_any_export_asks_nothing_of_the_idp(desk, tmp_path):
     populated(desk)
-    confirm_export(desk.station, export(desk, tmp_path, since_last=True).export_id, operator="carol")
-    lc.block(desk.station, FT, operator="carol", reason="checking")
-    lc.unblock(desk.station, FT, operator="sam", reason="it was in the drawer")
+    confirm_export(desk.station, export(desk, tmp_path, since_last=True).export_id, operator=op("carol"))
+    lc.block(desk.station, FT, operator=op("carol"), reason="checking")
+    lc.unblock(desk.station, FT, operator=op("sam"), reason="it was in the drawer")
     assert outstanding(desk.station.ledger.db) == {"register": 0, "deactivate": 0}
     assert site_row(desk)["active"] == 2
 
@@ -124,10 +125,10 @@ def test_a_token_never_exported_needs_no_deactivation_and_a_confirmed_export_out
 ):
     populated(desk)
     first = export(desk, tmp_path, serials=(YK,))
-    lc.report_lost(desk.station, FT, operator="carol", reason="never exported")
+    lc.report_lost(desk.station, FT, operator=op("carol"), reason="never exported")
     assert outstanding(desk.station.ledger.db) == {"register": 0, "deactivate": 0}
-    lc.report_lost(desk.station, YK, operator="carol", reason="lost before the import was confirmed")
-    confirm_export(desk.station, first.export_id, operator="carol")
+    lc.report_lost(desk.station, YK, operator=op("carol"), reason="lost before the import was confirmed")
+    confirm_export(desk.station, first.export_id, operator=op("carol"))
     # The IdP has it now, and it is lost: the deactivation is still outstanding.
     assert outstanding(desk.station.ledger.db) == {"register": 0, "deactivate": 1}
     assert [(c.serial, c.action) for c in choose(desk.station.ledger.db, Selection(since_last=True))] == [
@@ -138,15 +139,16 @@ def test_a_token_never_exported_needs_no_deactivation_and_a_confirmed_export_out
 def test_choosing_by_replacement_site_batch_and_wave(desk, tmp_path):
     populated(desk)
     db = desk.station.ledger.db
-    lc.report_lost(desk.station, YK, operator="carol", reason="bus")
+    lc.report_lost(desk.station, YK, operator=op("carol"), reason="bus")
     desk.clock.advance(minutes=20)
     desk.only(20261203)
-    issue_totp(desk.station, IssueRequest(20261203, "alice", "dave"))
+    # A replacement of a lost token: a supervisor approves it (four-eyes).
+    issue_totp(desk.station, IssueRequest(20261203, "alice", op("dave")), approver=approval("sam"))
     pairs = {(c.serial, c.action) for c in choose(db, Selection(replacement=YK))}
     assert pairs == {(YK, "deactivate"), ("20261203", "register")}
     assert pairs == {(c.serial, c.action) for c in choose(db, Selection(replacement="20261203"))}
     with pytest.raises(InputError, match="no replacement token yet"):
-        lc.report_lost(desk.station, FT, operator="carol", reason="x")
+        lc.report_lost(desk.station, FT, operator=op("carol"), reason="x")
         choose(db, Selection(replacement=FT))
     batch = db.execute("SELECT batch FROM seeds WHERE serial = ?", [OTP]).fetchone()[0]
     assert [c.serial for c in choose(db, Selection(serials=(OTP,)))] == [OTP]  # in stock: pre-register
@@ -158,3 +160,20 @@ def test_choosing_by_replacement_site_batch_and_wave(desk, tmp_path):
     assert [c.serial for c in choose(db, Selection(site="branch-07"))] == ["20261203"]
     with pytest.raises(InputError, match="No tokens chosen"):
         choose(db, Selection())
+
+
+def test_a_reset_token_goes_on_the_deactivation_list_and_its_new_credential_is_registered(desk, tmp_path):
+    populated(desk)
+    confirm_export(desk.station, export(desk, tmp_path, since_last=True).export_id, operator=op("carol"))
+    # Four-eyes (issue 6): the owner's codes stop; the IdP must stop trusting the old credential too.
+    lc.reset_token(desk.station, YK, operator=op("carol"), approver=approval("sam"), reason="owner doubts it")
+    assert outstanding(desk.station.ledger.db) == {"register": 0, "deactivate": 1}
+    gone = export(desk, tmp_path, "privacyidea-csv", operator="carol", since_last=True, deactivations=True)
+    assert gone.serials == (YK,)
+    listed = open(gone.path, encoding="utf-8").read()
+    assert listed == f"serial,user,action,reason\n{YK},alice,revoke,returned\n"
+    confirm_export(desk.station, gone.export_id, operator=op("carol"))
+    desk.only(YK_SERIAL)
+    issue_totp(desk.station, IssueRequest(YK_SERIAL, "alice", op("carol")))
+    assert outstanding(desk.station.ledger.db) == {"register": 1, "deactivate": 0}
+    assert check_rebuild(desk.station) == []

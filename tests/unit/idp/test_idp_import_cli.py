@@ -6,7 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from idp_helpers import OTP_SERIAL, PASSWORD, YK_SERIAL, drive, populated, program_yubico_otp
+from desk_fixtures import op
+from idp_helpers import (
+    OTP_SERIAL,
+    PASSWORD,
+    YK_SERIAL,
+    drive,
+    populated,
+    program_yubico_otp,
+    sign_in_for,
+)
 
 from station.cli import main
 from station.idp.imports import ImportOptions, import_seed_file
@@ -28,7 +37,7 @@ PSK = bytes.fromhex("12345678901234567890123456789012")
 def test_rfc6030_examples_come_into_stock_with_their_seeds_in_the_vault(desk, n, options, serials):
     data = (RFC / f"figure{n}.pskcxml").read_bytes()
     report, result = import_seed_file(
-        desk.station, data, ImportOptions(**options), operator="carol", source=f"figure{n}.pskcxml"
+        desk.station, data, ImportOptions(**options), operator=op("carol"), source=f"figure{n}.pskcxml"
     )
     assert list(report.received) == serials and result.format == "PSKC"
     row = desk.station.ledger.db.execute(
@@ -42,14 +51,19 @@ def test_rfc6030_examples_come_into_stock_with_their_seeds_in_the_vault(desk, n,
 def test_figure2s_four_byte_secret_and_figure10s_successive_keys_are_refused_by_name(desk):
     data = (RFC / "figure2.pskcxml").read_bytes()
     with pytest.raises(EntriesRejected, match=r"12345678\): secret shorter than 128 bits"):
-        import_seed_file(desk.station, data, ImportOptions(), operator="carol", source="figure2.pskcxml")
+        import_seed_file(desk.station, data, ImportOptions(), operator=op("carol"), source="figure2.pskcxml")
     data = (RFC / "figure10.pskcxml").read_bytes()
     with pytest.raises(EntriesRejected, match="serial listed twice"):
-        import_seed_file(desk.station, data, ImportOptions(), operator="carol", source="figure10.pskcxml")
+        import_seed_file(desk.station, data, ImportOptions(), operator=op("carol"), source="figure10.pskcxml")
     assert "token.received" not in desk.types()
     # One token holds one seed here: the device's later key is listed, the rest received on request.
     report, _ = import_seed_file(
-        desk.station, data, ImportOptions(), operator="carol", source="figure10.pskcxml", accept_partial=True
+        desk.station,
+        data,
+        ImportOptions(),
+        operator=op("carol"),
+        source="figure10.pskcxml",
+        accept_partial=True,
     )
     assert sorted(report.received) == ["123456", "654321", "9999999"]
     assert [r.serial for r in report.rejected] == ["9999999"]
@@ -69,9 +83,12 @@ def test_cli_export_list_show_confirm_import_and_failures_as_json(desk, tmp_path
     pw = tmp_path / "pw.txt"
     pw.write_text(PASSWORD + "\n")
     usb = drive(tmp_path)
-    code, out = run(
-        capsys,
-        data_dir,
+
+    def cli(*argv):
+        sign_in_for(monkeypatch, desk, argv)  # --operator WHO signs in with PIN and next code
+        return run(capsys, data_dir, *argv)
+
+    code, out = cli(
         "export",
         "entra-graph",
         "--to",
@@ -85,9 +102,7 @@ def test_cli_export_list_show_confirm_import_and_failures_as_json(desk, tmp_path
     assert (
         code == 2 and out["ok"] is False and "HOTP" in out["error"] and "--leave-out-refused" in out["hint"]
     )
-    code, out = run(
-        capsys,
-        data_dir,
+    code, out = cli(
         "export",
         "entra-graph",
         "--to",
@@ -103,27 +118,25 @@ def test_cli_export_list_show_confirm_import_and_failures_as_json(desk, tmp_path
     )
     assert code == 0 and out["serials"] == [str(YK_SERIAL)] and out["left_out"][0]["serial"] == "FT0001"
     export_id = out["export_id"]
-    code, listed = run(capsys, data_dir, "export", "list", "--pending")
+    code, listed = cli("export", "list", "--pending")
     assert [e["id"] for e in listed["exports"]] == [export_id] and listed["outstanding"]["register"] == 1
-    code, shown = run(capsys, data_dir, "export", "show", export_id)
+    code, shown = cli("export", "show", export_id)
     assert shown["items"] == [{"serial": str(YK_SERIAL), "action": "register"}]
-    code, done = run(capsys, data_dir, "export", "confirm", export_id, "--operator", "carol")
+    code, done = cli("export", "confirm", export_id, "--operator", "carol")
     assert code == 0 and done["status"] == "confirmed"
-    code, again = run(capsys, data_dir, "export", "confirm", export_id, "--operator", "carol")
+    code, again = cli("export", "confirm", export_id, "--operator", "carol")
     assert code == 2 and "already confirmed" in again["error"]
-    code, report = run(capsys, data_dir, "report", "holdings-by-site")
+    code, report = cli("report", "holdings-by-site")
     assert report["rows"][0]["active"] == 1 and report["rows"][0]["awaiting_idp"] == 1
 
     log = tmp_path / "ykman.csv"
     key_line = program_yubico_otp(desk.insert(OTP_SERIAL + 10), OTP_SERIAL + 10)
     log.write_text(key_line + "\n")
-    code, received = run(capsys, data_dir, "receive", "--seed-file", str(log), "--operator", "carol")
+    code, received = cli("receive", "--seed-file", str(log), "--operator", "carol")
     assert code == 0 and received["received"] == [str(OTP_SERIAL + 10)] and received["format"] == "Yubico log"
-    code, dup = run(capsys, data_dir, "import", str(log), "--operator", "carol")
+    code, dup = cli("import", str(log), "--operator", "carol")
     assert code == 2 and dup["rejected"][0]["reason"].startswith("already in the inventory")
-    code, bad = run(
-        capsys,
-        data_dir,
+    code, bad = cli(
         "export",
         "pskc",
         "--to",

@@ -1,7 +1,8 @@
 """The kiosk's IdP hand-off screen, driven with Textual's Pilot in-process: no pcscd is needed, because
 the screen runs in a small host app on a station opened on the desk thread (the kiosk's own rule: the
-station is used from the thread that opened it). Export, see it pending, confirm it, and the ledger
-and reports follow.
+station is used from the thread that opened it). The operator signs in on that thread as at the
+kiosk (id, PIN, a code from their test token) and the screen acts with that session. Export, see it
+pending, confirm it, and the ledger and reports follow; a custodian gets deactivation lists only.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import os
 import time
 
+import operator_tokens as ot
 import pytest
-from desk_fixtures import PASS
+from desk_fixtures import PASS, op
 from idp_helpers import PASSWORD, populated
 from textual.app import App
-from textual.widgets import Button, DataTable, Input
+from textual.widgets import Button, Checkbox, DataTable, Input
 
 from station.core import open_station
+from station.operators.signin import sign_in
 from tui.desk import DeskThread
 from tui.screens.handoff import HandOffScreen
 from tui.widgets.result_panel import ResultPanel
@@ -24,12 +27,17 @@ from tui.widgets.result_panel import ResultPanel
 class Host(App[None]):
     CSS_PATH = "../../../tui/kiosk.tcss"
 
-    def __init__(self, station, desk) -> None:
+    def __init__(self, station, desk, session, roles) -> None:
         super().__init__()
-        self.station, self.desk = station, desk
+        self.station, self.desk, self.session, self.roles = station, desk, session, roles
 
     def on_mount(self) -> None:
-        self.push_screen(HandOffScreen(self.station, self.desk, "sam"))
+        self.push_screen(HandOffScreen(self.station, self.desk, self.session, self.roles))
+
+
+async def signed_in(worker, station, desk, who):
+    """Sign `who` in on the desk thread, as the kiosk's sign-in screen does."""
+    return await worker.run(sign_in, station, who, ot.pin(who), desk.codes.next(who))
 
 
 async def until(pilot, condition, what, timeout=20.0):
@@ -50,10 +58,12 @@ async def test_export_and_confirm_at_the_kiosk(desk, tmp_path):
     station = await worker.run(open_station, data_dir, PASS, clock=clock, bus=bus)
     desk.station = station  # the fixture closes it; closing from this thread is refused, so close here
     try:
-        app = Host(station, worker)
+        session = await signed_in(worker, station, desk, "sam")
+        app = Host(station, worker, session, frozenset({"supervisor"}))
         async with app.run_test(size=(160, 60)) as pilot:
             screen = app.screen
             panel = screen.query_one("#handoff-result", ResultPanel)
+            assert not screen.query_one("#handoff-deactivations", Checkbox).disabled
             screen.query_one("#handoff-to", Input).value = str(usb)
             screen.query_one("#handoff-upn", Input).value = "example.org"
             screen.query_one("#handoff-password", Input).value = PASSWORD
@@ -103,4 +113,48 @@ async def test_export_and_confirm_at_the_kiosk(desk, tmp_path):
     finally:
         await worker.run(station.close)
         desk.station = open_station(data_dir, PASS, clock=clock, bus=bus)  # for the fixture's teardown
+        worker.shutdown()
+
+
+async def test_a_custodian_writes_deactivation_lists_and_confirms_but_exports_no_secrets(desk, tmp_path):
+    from station.idp.exports import ExportRequest, export_tokens
+    from station.idp.selection import Selection
+    from station.inventory import lifecycle as lc
+
+    populated(desk)
+    # The IdP knows alice's YubiKey (a supervisor's export, confirmed); then it is lost.
+    usb = tmp_path / "usb"
+    usb.mkdir(mode=0o700)
+    request = ExportRequest("privacyidea-csv", usb, Selection(since_last=True), password=PASSWORD)
+    exported = export_tokens(desk.station, request, operator=op("sam"))
+    from station.idp.exports import confirm_export
+
+    confirm_export(desk.station, exported.export_id, operator=op("carol"))
+    lc.report_lost(desk.station, str(exported.serials[0]), operator=op("carol"), reason="train")
+    data_dir, clock, bus = desk.station.data_dir, desk.clock, desk.bus
+    desk.station.close()
+    worker = DeskThread()
+    station = await worker.run(open_station, data_dir, PASS, clock=clock, bus=bus)
+    desk.station = station
+    try:
+        session = await signed_in(worker, station, desk, "carol")
+        app = Host(station, worker, session, frozenset({"custodian"}))
+        async with app.run_test(size=(160, 60)) as pilot:
+            screen = app.screen
+            box = screen.query_one("#handoff-deactivations", Checkbox)
+            assert box.value and box.disabled  # registrations carry secrets: not offered to a custodian
+            assert not screen.query("#handoff-password") and not screen.query("#handoff-password2")
+            panel = screen.query_one("#handoff-result", ResultPanel)
+            screen.query_one("#handoff-format").value = "privacyidea-csv"
+            screen.query_one("#handoff-to", Input).value = str(usb)
+            await pilot.pause()
+            screen.query_one("#handoff-export", Button).press()
+            await until(pilot, lambda: panel.outcome in ("success", "error"), "the deactivation list")
+            assert panel.outcome == "success", panel.plain
+        event = await worker.run(lambda: list(station.ledger.entries())[-1])
+        assert event.type == "idp.exported" and event.actor == "carol"
+        assert event.body["purpose"] == "deactivate" and event.body["protection"].startswith("none")
+    finally:
+        await worker.run(station.close)
+        desk.station = open_station(data_dir, PASS, clock=clock, bus=bus)
         worker.shutdown()

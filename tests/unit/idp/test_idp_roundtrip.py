@@ -75,7 +75,7 @@ def _export(desk, tmp_path, fmt, serials, protection, **kw):
         for_testing_only=fmt == "otpauth",
         **kw,
     )
-    return export_tokens(desk.station, request, operator="sam")
+    return export_tokens(desk.station, request, operator=desk.op("sam"))
 
 
 def _seed_in(station, serial):
@@ -104,7 +104,9 @@ def test_export_then_import_into_a_fresh_station_keeps_every_code(station_a, tmp
             password=PASSWORD if protection == "password" else None,
             preshared_key=KEY128 if protection == "key" else None,
         )
-        report, parsed = import_seed_file(desk_b.station, data, options, operator="carol", source="export")
+        report, parsed = import_seed_file(
+            desk_b.station, data, options, operator=desk_b.op("carol"), source="export"
+        )
         # otpauth URIs carry no serial: the account name (the owner) stands in for it
         renamed = {TOTP: "alice", HOTP: "bob"} if fmt == "otpauth" else {}
         assert sorted(report.received) == sorted(renamed.get(s, s) for s in serials), parsed.format
@@ -121,7 +123,8 @@ def test_export_then_import_into_a_fresh_station_keeps_every_code(station_a, tmp
             oath = OathSession(VirtualConnection(yubikey))  # the key A issued: its code, read off it
             code = oath.calculate_code(oath.list_credentials()[0], int(now.timestamp())).value
             assert isinstance(verify_totp(token_b, TotpState(), code, now), Accepted)
-            assert station_verify_totp(desk_a.station, "alice", code, operator="carol").serial == YK_SERIAL
+            verified = station_verify_totp(desk_a.station, "alice", code, operator=desk_a.op("carol"))
+            assert verified.serial == YK_SERIAL
         if HOTP in serials:
             row, secret_b = _seed_in(desk_b.station, renamed.get(HOTP, HOTP))
             assert secret_b == RFC_SECRET and row["counter"] == 1  # A accepted RFC 4226's code 0 at issue
@@ -195,10 +198,49 @@ def test_duo_yubikey_rows_cannot_come_back_and_say_why(station_a, tmp_path):
                 desk_b.station,
                 open(result.path, "rb").read(),
                 ImportOptions(password=PASSWORD),
-                operator="carol",
+                operator=desk_b.op("carol"),
                 source="duo.7z",
             )
         assert "carry no public id" in caught.value.hint and "Yubico log or PSKC" in caught.value.hint
         assert "token.received" not in desk_b.types()
+    finally:
+        desk_b.station.close()
+
+
+def test_a_yubikey_issued_with_totp_and_yubico_otp_goes_to_each_idp_with_what_it_takes(desk, tmp_path):
+    """Issue 6's recipe programs a TOTP credential and Yubico OTP (slot 1) on one key: Entra gets the
+    TOTP credential, Okta the Yubico OTP key, each naming the other as left out; Duo and PSKC carry
+    both. A fresh station that imports the Yubico log accepts the key's own button press."""
+    from station.idp.imports import read_seed_file
+    from station.issue import IssueRequest, issue_totp
+    from station.verify import verify_code
+
+    key = desk.only(YK_SERIAL)
+    issue_totp(
+        desk.station, IssueRequest(YK_SERIAL, "alice", desk.op("carol"), profile="yubikey-oath-totp-otp")
+    )
+    entra = _export(desk, tmp_path, "entra-csv", (TOTP,), "password")
+    assert entra.serials == (TOTP,)
+    assert entra.left_out == (
+        (TOTP, "Yubico OTP key: Entra ID takes TOTP hardware tokens only, this is YUBICO-OTP"),
+    )
+    okta = _export(desk, tmp_path, "okta-yubikey", (TOTP,), "password")
+    assert okta.serials == (TOTP,) and okta.left_out[0][1].startswith("TOTP credential: Okta")
+    duo = _export(desk, tmp_path, "duo", (TOTP,), "password")  # Duo tells its tokens apart by type
+    assert duo.serials == (TOTP,) and duo.left_out == ()
+    both = _export(desk, tmp_path, "pskc", (TOTP,), "password")
+    parsed = read_seed_file(open(both.path, "rb").read(), ImportOptions(password=PASSWORD))
+    assert sorted(s.kind.value for s in parsed.seeds) == ["totp", "yubico-otp"]
+    log = _export(desk, tmp_path, "yubico-log", (TOTP,), "password")
+    desk_b = make_desk(tmp_path / "station-b")
+    try:
+        data = open(log.path, "rb").read()
+        options = ImportOptions(password=PASSWORD)
+        import_seed_file(desk_b.station, data, options, operator=desk_b.op("carol"), source="log.7z")
+        row_b, blob_b = _seed_in(desk_b.station, TOTP)
+        key_b = YubicoOtpKey(modhex_decode(row_b["public_id"]), blob_b[:6], blob_b[6:])
+        otp = key.press_button(1)
+        assert isinstance(verify_yubico_otp(key_b, YubicoOtpState(), otp), Accepted)
+        assert verify_code(desk.station, "alice", otp, operator=desk.op("carol")).kind == "yubico-otp"
     finally:
         desk_b.station.close()

@@ -11,10 +11,21 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pskc
 import pytest
-from idp_helpers import AES_KEY, PASSWORD, PRIVATE_ID, RFC_SECRET, YK_SERIAL, drive, populated
+from desk_fixtures import op
+from idp_helpers import (
+    AES_KEY,
+    PASSWORD,
+    PRIVATE_ID,
+    RFC_SECRET,
+    YK_SERIAL,
+    drive,
+    populated,
+    sign_in_for,
+)
 
 from station.cli import main
 from station.errors import InputError, StationError
@@ -67,7 +78,7 @@ def scan(paths, secrets) -> list[str]:
 def test_export_file_is_0600_encrypted_and_opens_with_real_7zip(desk, tmp_path):
     populated(desk)
     result = export_tokens(
-        desk.station, request("entra-csv", drive(tmp_path), owner=Owner("example.org")), operator="sam"
+        desk.station, request("entra-csv", drive(tmp_path), owner=Owner("example.org")), operator=op("sam")
     )
     assert os.stat(result.path).st_mode & 0o777 == 0o600
     data = open(result.path, "rb").read()
@@ -110,7 +121,7 @@ def test_pskc_exports_decrypt_and_verify_with_python_pskc(desk, tmp_path):
     ]
     for fmt, unlock in cases:
         result = export_tokens(
-            desk.station, request(fmt, drive(tmp_path), *serials, **unlock), operator="sam"
+            desk.station, request(fmt, drive(tmp_path), *serials, **unlock), operator=op("sam")
         )
         container = pskc.PSKC(io.BytesIO(open(result.path, "rb").read()))
         assert container.encryption.is_encrypted and container.mac.algorithm
@@ -142,7 +153,7 @@ def test_refused_places(desk, tmp_path, make, problem):
     place.mkdir(exist_ok=True)
     os.chmod(place, {"shared": 0o1777, "readable": 0o755}.get(place.name, 0o700))
     with pytest.raises(InputError, match=problem) as caught:
-        export_tokens(desk.station, request("pskc", place), operator="sam")
+        export_tokens(desk.station, request("pskc", place), operator=op("sam"))
     assert "removable drive" in caught.value.hint
     assert list(place.iterdir()) == [] and "idp.exported" not in desk.types()
 
@@ -152,22 +163,23 @@ def test_never_overwrites_never_plain_and_needs_the_right_role(desk, tmp_path):
     usb = drive(tmp_path)
     (usb / "tokens.xml").write_bytes(b"keep me")
     with pytest.raises(InputError, match="never overwritten"):
-        export_tokens(desk.station, request("pskc", usb / "tokens.xml"), operator="sam")
+        export_tokens(desk.station, request("pskc", usb / "tokens.xml"), operator=op("sam"))
     assert (usb / "tokens.xml").read_bytes() == b"keep me"
     with pytest.raises(InputError, match="no password given"):
-        export_tokens(desk.station, request("entra-csv", usb, password=None), operator="sam")
+        export_tokens(desk.station, request("entra-csv", usb, password=None), operator=op("sam"))
     with pytest.raises(InputError, match="at least 12 characters"):
-        export_tokens(desk.station, request("pskc", usb, password="short"), operator="sam")
+        export_tokens(desk.station, request("pskc", usb, password="short"), operator=op("sam"))
     with pytest.raises(InputError, match="test setups only"):
-        export_tokens(desk.station, request("otpauth", usb), operator="sam")
+        export_tokens(desk.station, request("otpauth", usb), operator=op("sam"))
     with pytest.raises(NotPermitted, match="needs the admin or supervisor role"):
-        export_tokens(desk.station, request("pskc", usb), operator="carol")  # a custodian: no secrets
+        export_tokens(desk.station, request("pskc", usb), operator=op("carol"))  # a custodian: no secrets
     assert os.listdir(usb) == ["tokens.xml"] and "idp.exported" not in desk.types()
 
 
 def test_a_failed_write_leaves_no_record_and_no_file(desk, tmp_path, monkeypatch):
     populated(desk)
     usb = drive(tmp_path)
+    sam = op("sam")  # signed in first: the sign-in is an event of its own
     size = desk.station.ledger.size()
 
     def full_disk(target, data):
@@ -175,7 +187,7 @@ def test_a_failed_write_leaves_no_record_and_no_file(desk, tmp_path, monkeypatch
 
     monkeypatch.setattr("station.idp.exports.write_private", full_disk)
     with pytest.raises(OSError):
-        export_tokens(desk.station, request("pskc", usb), operator="sam")
+        export_tokens(desk.station, request("pskc", usb), operator=sam)
     assert desk.station.ledger.size() == size and os.listdir(usb) == []
 
 
@@ -218,6 +230,7 @@ def test_no_secret_in_any_file_but_the_export_and_the_ledger_records_it_without_
         ["report", "idp-hand-off"],
         ["ledger", "show"],
     ):
+        sign_in_for(monkeypatch, desk, argv)
         assert main(["--data", data, "--json", *argv]) == 0, capsys.readouterr()
     out = capsys.readouterr()
     from station.core import open_station
@@ -257,6 +270,109 @@ def test_read_only_station_cannot_export(desk, tmp_path):
     reader = open_readonly(desk.station.data_dir)
     try:
         with pytest.raises(StationError, match="read-only"):
-            export_tokens(reader, request("pskc", drive(tmp_path)), operator="sam")
+            export_tokens(reader, request("pskc", drive(tmp_path)), operator=op("sam"))
     finally:
         reader.close()
+
+
+def test_every_hand_off_function_needs_a_signed_in_operator_and_refuses_a_locked_one(desk, tmp_path):
+    from station.idp.exports import confirm_export, withdraw_export
+    from station.idp.imports import ImportOptions, import_seed_file
+    from station.operators.lockout import lock_operator
+    from station.operators.sessions import NotSignedIn
+    from station.operators.signin import sign_out
+
+    populated(desk)
+    usb = drive(tmp_path)
+    before = desk.station.ledger.size()
+    # An operator id is not a sign-in: every entry point of the hand-off refuses it.
+    with pytest.raises(NotSignedIn, match="No operator is signed in"):
+        export_tokens(desk.station, request("pskc", usb), operator="sam")
+    with pytest.raises(NotSignedIn):
+        export_tokens(desk.station, request("pskc", usb, deactivations=True, password=None), operator="carol")
+    with pytest.raises(NotSignedIn):
+        confirm_export(desk.station, "0123456789ab", operator="carol")
+    with pytest.raises(NotSignedIn):
+        withdraw_export(desk.station, "0123456789ab", operator="carol", reason="x")
+    with pytest.raises(NotSignedIn):
+        data = f"FT9001,{RFC_SECRET.hex()}\n".encode()
+        options = ImportOptions(format="serial-secret", kind="totp", secret_encoding="hex")
+        import_seed_file(desk.station, data, options, operator="carol", source="vendor.csv")
+    assert desk.station.ledger.size() == before and os.listdir(usb) == []
+    # A session that ended is refused too, and so is a locked operator's.
+    sam = op("sam")
+    sign_out(desk.station, sam)
+    with pytest.raises(NotSignedIn, match="the session ended"):
+        export_tokens(desk.station, request("pskc", usb), operator=sam)
+    sam = op("sam")
+    lock_operator(desk.station, "sam", operator=op("hank"), reason="token reported stolen")
+    with pytest.raises(NotSignedIn):
+        export_tokens(desk.station, request("pskc", usb), operator=sam)
+    assert os.listdir(usb) == [] and "idp.exported" not in desk.types()
+
+
+def test_the_cli_signs_the_operator_in_for_every_hand_off_verb(desk, tmp_path, capsys, monkeypatch):
+    populated(desk)
+    usb = drive(tmp_path)
+    data = str(desk.station.data_dir)
+    desk.station.close()
+    for name in ("STATION_OPERATOR", "STATION_OPERATOR_PIN", "STATION_OPERATOR_OTP", "STATION_SESSION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STATION_PASSPHRASE", "correct horse battery")
+    monkeypatch.setenv("STATION_EXPORT_PASSWORD", PASSWORD)
+    vendor = tmp_path / "vendor.csv"
+    vendor.write_text(f"FT9001,{RFC_SECRET.hex()}\n")
+    verbs = (
+        ["export", "pskc", "--to", str(usb), "--since-last", "--operator", "sam"],
+        ["export", "confirm", "0123456789ab", "--operator", "carol"],
+        ["export", "withdraw", "0123456789ab", "--reason", "x", "--operator", "carol"],
+        ["import", str(vendor), "--format", "serial-secret", "--kind", "totp", "--operator", "carol"],
+        [
+            "receive",
+            "--seed-file",
+            str(vendor),
+            "--format",
+            "serial-secret",
+            "--kind",
+            "totp",
+            "--operator",
+            "carol",
+        ],
+    )
+    for argv in verbs:  # a named operator without PIN and code (no terminal to ask on)
+        assert main(["--data", data, "--json", *argv]) == 2
+        out = json.loads(capsys.readouterr().out)
+        assert out["error"].startswith("No PIN for"), out
+    monkeypatch.setenv("STATION_OPERATOR_PIN", "pin-sam-0000")
+    monkeypatch.setenv("STATION_OPERATOR_OTP", desk.codes.next("sam"))
+    assert main(["--data", data, "--json", *verbs[0]]) != 0  # a wrong PIN
+    out = json.loads(capsys.readouterr().out)
+    assert "PIN or the code is wrong" in out["error"], out
+    assert os.listdir(usb) == []
+    sign_in_for(monkeypatch, desk, verbs[0])
+    assert main(["--data", data, "--json", *verbs[0]]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    from station.core import open_station
+
+    desk.station = open_station(Path(data), "correct horse battery", clock=desk.clock, bus=desk.bus)
+    event = [e for e in desk.station.ledger.entries() if e.type == "idp.exported"][-1]
+    assert event.actor == "sam" and event.body["export_id"] == exported["export_id"]
+
+
+def test_the_admins_vault_export_carries_seed_file_keys_and_is_not_the_idp_hand_off(desk):
+    """`station vault export` (issue 6, admin only) reads both vault layouts: a Yubico OTP key taken over
+    from a ykman log (private id + AES key) as well as OATH seeds; it is a vault.exported event, not an
+    IdP export awaiting confirmation."""
+    from station.export import export_secrets
+
+    populated(desk)
+    with pytest.raises(NotPermitted, match="may not export vault"):
+        export_secrets(desk.station, ["20261202"], operator=op("sam"), password=PASSWORD, reason="x")
+    export = export_secrets(
+        desk.station, ["20261202", "FT0001"], operator=op("hank"), password=PASSWORD, reason="migration"
+    )
+    container = pskc.PSKC(io.BytesIO(export.data))
+    container.encryption.derive_key(PASSWORD)
+    assert {k.device.serial: k.secret for k in container.keys} == {"20261202": AES_KEY, "FT0001": RFC_SECRET}
+    assert [e.type for e in desk.station.ledger.entries()][-1] == "vault.exported"
+    assert desk.station.ledger.db.execute("SELECT count(*) FROM idp_exports").fetchone()[0] == 0
