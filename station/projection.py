@@ -23,7 +23,7 @@ from .inventory.handlers_tokens import credential_key
 from .inventory.schema import INDEXES as INVENTORY_INDEXES
 from .inventory.schema import TABLES as INVENTORY_TABLES
 
-VERSION = 4  # 3: credentials.drift; 4: IdP hand-off tables, seeds of YubiKey OTP slots
+VERSION = 5  # 3: credentials.drift; 4: IdP hand-off tables, seeds of YubiKey OTP slots; 5: WITHOUT ROWID
 META = "projection_meta"
 
 TABLES: dict[str, tuple[str, str]] = {
@@ -33,7 +33,7 @@ TABLES: dict[str, tuple[str, str]] = {
         status TEXT, issued_at TEXT, last_step INTEGER, drift INTEGER DEFAULT 0)""", "id"),
     "device_intents": ("""CREATE TABLE device_intents (
         intent_id TEXT PRIMARY KEY NOT NULL, action TEXT, serial INTEGER, credential_id TEXT, status TEXT,
-        started_at TEXT, started_seq INTEGER, prior_status TEXT)""", "intent_id"),
+        started_at TEXT, started_seq INTEGER, prior_status TEXT) WITHOUT ROWID""", "intent_id"),
     **INVENTORY_TABLES,
     **IDP_TABLES,
 }
