@@ -6,10 +6,11 @@ cd "$(dirname "$0")"
 
 # golang-go and golang-golang-x-mod-dev: the independent verifier (Go sumdb/note and sumdb/tlog) that
 # tests/unit/test_ledger_go.py builds to check the ledger's checkpoints and proofs. 7zip: the real 7-Zip
-# (7zz) the IdP-export tests open the encrypted archives with, as an IdP admin would. libssl-dev: the
-# ledger verifier's compiled core (ledger/_verifycore.c) links OpenSSL's libcrypto for SHA-256.
+# (7zz) the IdP-export tests open the encrypted archives with, as an IdP admin would. libssl-dev and
+# libsqlite3-dev: the ledger verifier's compiled core (ledger/_verifycore.c) links OpenSSL's libcrypto
+# for SHA-256 and SQLite to read the entries.
 packages=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv python3-dev build-essential pkg-config
-          libssl-dev golang-go golang-golang-x-mod-dev 7zip)
+          libssl-dev libsqlite3-dev golang-go golang-golang-x-mod-dev 7zip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,7 +12,7 @@ saved=$(mktemp)
 cp "$so" "$saved"
 trap 'cp "$saved" "$so"; rm -f "$saved"' EXIT
 gcc -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-    -Wall -Wextra -Werror -fPIC -shared -I"$inc" ledger/_verifycore.c -o "$so" -lcrypto
+    -Wall -Wextra -Werror -fPIC -shared -I"$inc" ledger/_verifycore.c -o "$so" -lcrypto -lsqlite3
 # Python itself is not instrumented: preload the runtime, and leave leak checks to Python's own tests.
 # PYTHONMALLOC=malloc gives each object its own malloc block, so ASan sees reads past an entry's bytes
 # (with pymalloc they land inside an arena and go unseen; a bytes object's trailing NUL always does).
@@ -20,4 +20,4 @@ PYTHONMALLOC=malloc LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 LEDGER_VERIFY_CORE=c \
     $py -m pytest -q -p no:cacheprovider tests/unit/test_ledger_verifycore.py \
-    tests/unit/test_ledger_verify_batch.py "$@"
+    tests/unit/test_ledger_verify_batch.py tests/unit/test_ledger_verify.py "$@"

@@ -382,3 +382,114 @@ def test_both_paths_agree_on_a_timeline_of_dates():
     with_core, exact = scan_both(rows(raws))
     assert with_core == exact and with_core[0] is None and with_core[1] == 800
     assert core.scan_rows(rows(raws), 0, 0, None)[0] == 800
+
+
+# --- the core's own reader of a database file ------------------------------------------------------
+
+
+def ledger_file(tmp_path, n=300):
+    """A closed ledger file of n entries (one transaction), some of them endorsed or ledger events."""
+    from ledger import Ledger, generate_key
+
+    key = generate_key()
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path, key, origin="tokens.example.org/test") as ledger, ledger.atomic() as tx:
+        for i in range(n):
+            tx.append("token.issued", {"serial": i, "note": "é" if i % 7 else "\U0001f511"}, actor="op-1",
+                      at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=i))
+    return path, key
+
+
+def test_reader_reads_what_sqlite3_reads(tmp_path):
+    import sqlite3
+
+    from ledger.verify import _uri
+
+    path, _ = ledger_file(tmp_path)
+    reader = core.Reader(_uri(str(path)))
+    conn = sqlite3.connect(path)
+    batch = conn.execute("SELECT seq, entry, CAST(hash AS BLOB) FROM ledger_entries ORDER BY seq").fetchall()
+    conn.close()
+    assert reader.scan(0, 300, None) == core.scan_rows(batch, 0, 0, None)
+    assert reader.scan(0, 300, None)[0] == 300
+    link = batch[9][2].decode()
+    assert reader.scan(10, 266, link) == core.scan_rows(batch[10:266], 0, 10, link)
+    assert reader.scan(300, 300, None) == (0, b"", None)
+    assert reader.scan(299, 400, None)[0] == 1  # the rows there are, no more
+    with pytest.raises(ValueError):
+        reader.scan(-1, 5, None)
+    with pytest.raises(ValueError):
+        reader.scan(5, 4, None)
+    with pytest.raises(ValueError):
+        reader.scan(0, 65537, None)
+    with pytest.raises(TypeError):
+        reader.scan(0, 5, "x")
+    reader.close()
+    reader.close()
+    with pytest.raises(ValueError):
+        reader.scan(0, 5, None)
+    with pytest.raises(OSError):
+        core.Reader(_uri(str(tmp_path / "missing.db")))
+
+
+TAMPERS = [
+    "UPDATE ledger_entries SET entry = CAST(entry AS TEXT) WHERE seq = {k}",
+    "UPDATE ledger_entries SET hash = CAST(hash AS BLOB) WHERE seq = {k}",
+    "UPDATE ledger_entries SET hash = upper(hash) WHERE seq = {k}",
+    "UPDATE ledger_entries SET hash = NULL WHERE seq = {k}",
+    "UPDATE ledger_entries SET hash = 7 WHERE seq = {k}",
+    "UPDATE ledger_entries SET hash = x'ff' || substr(hash, 2) WHERE seq = {k}",
+    "UPDATE ledger_entries SET entry = x'' WHERE seq = {k}",
+    "UPDATE ledger_entries SET entry = NULL WHERE seq = {k}",
+    "UPDATE ledger_entries SET entry = 12 WHERE seq = {k}",
+    "UPDATE ledger_entries SET entry = entry || x'20' WHERE seq = {k}",
+    "UPDATE ledger_entries SET entry = replace(entry, 'op-1', 'op-2') WHERE seq = {k}",
+    "DELETE FROM ledger_entries WHERE seq = {k}",
+    "DELETE FROM ledger_entries WHERE seq >= {k}",
+    "DELETE FROM ledger_entries WHERE seq BETWEEN {k} AND {k} + 20",
+    "UPDATE ledger_entries SET seq = seq + 1000 WHERE seq = {k}",
+    "UPDATE ledger_entries SET seq = -1 WHERE seq = {k}",
+    "INSERT INTO ledger_entries SELECT seq + 10000, entry, hash, signature, key_id FROM ledger_entries"
+    " WHERE seq = {k}",
+    "DELETE FROM ledger_tree WHERE level = 8 AND idx = {k} / 256",
+    "UPDATE ledger_tree SET hash = zeroblob(32) WHERE level = 8",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(TAMPERS), st.integers(0, 299)), min_size=1, max_size=3))
+def test_the_reader_path_reports_what_the_python_path_reports(tmp_path_factory, monkeypatch, tampers):
+    import shutil
+    import sqlite3
+
+    from ledger import Ledger
+
+    base = tmp_path_factory.mktemp("reader")
+    source = base / "source"
+    source.mkdir()
+    if not (template := tmp_path_factory.getbasetemp() / "reader-template.db").exists():
+        shutil.copy(ledger_file(source)[0], template)
+    path = base / "tampered.db"
+    shutil.copy(template, path)
+    conn = sqlite3.connect(path)
+    for trigger in ("no_update", "no_delete", "append_only"):
+        conn.execute(f"DROP TRIGGER IF EXISTS ledger_entries_{trigger}")
+    harmful = False
+    for sql, k in tampers:
+        before = conn.total_changes
+        try:
+            conn.execute(sql.format(k=k))
+        except sqlite3.IntegrityError:
+            continue  # NOT NULL, or a renumbering onto a seq that exists: nothing changed
+        # The hash column as a blob holds the same bytes: the one change that is no damage.
+        harmful |= conn.total_changes > before and "CAST(hash AS BLOB)" not in sql
+    conn.commit()
+    conn.close()
+    reports = {}
+    for choice in ("c", "python"):
+        monkeypatch.setenv(CORE_ENV, choice)
+        with Ledger.open(path) as auditor:
+            reports[choice] = auditor.verify(workers=1)
+    assert reports["c"] == reports["python"]
+    assert reports["c"].ok is not harmful
