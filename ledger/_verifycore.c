@@ -455,24 +455,29 @@ static int parse_type(Cur *c)
     return 1;
 }
 
+/* 64 characters and the closing quote; whether they are lowercase hex digits is checked by the
+ * caller, which mostly compares them with a link it knows (equal to a hash: so hex digits). */
 static int parse_hash(Cur *c, const unsigned char **hex)
 {
-    int i;
-    if (c->end - c->p < 65)
-        return 0;
-    for (i = 0; i < 64; i++)
-        if (hexval_lower(c->p[i]) < 0)
-            return 0;
-    if (c->p[64] != '"')
+    if (c->end - c->p < 65 || c->p[64] != '"')
         return 0;
     *hex = c->p;
     c->p += 65;
     return 1;
 }
 
+static int is_hex64(const unsigned char *p)
+{
+    int i;
+    for (i = 0; i < 64; i++)
+        if (hexval_lower(p[i]) < 0)
+            return 0;
+    return 1;
+}
+
 typedef struct {
     uint64_t seq;
-    const unsigned char *prev; /* 64 lowercase hex digits inside the entry */
+    const unsigned char *prev; /* 64 characters inside the entry: the caller checks they are hex */
 } Fields;
 
 /* A version-2 entry in canonical form with no endorsements and a type outside "ledger.": the
@@ -574,7 +579,7 @@ static int check_row(Run *r, long long seq, const unsigned char *raw, size_t len
         return 0;
     if (!parse_entry(raw, len, &f) || f.seq != r->expected)
         return 0;
-    if (r->have_prev && memcmp(f.prev, r->prev, 64) != 0)
+    if (r->have_prev ? memcmp(f.prev, r->prev, 64) != 0 : !is_hex64(f.prev))
         return 0;
     leaf_hash(raw, len, leaf);
     to_hex(leaf, hex);
@@ -783,7 +788,8 @@ static PyObject *entry_fields(PyObject *self, PyObject *arg)
         PyErr_SetString(PyExc_TypeError, "entry_fields takes bytes");
         return NULL;
     }
-    if (!parse_entry((const unsigned char *)PyBytes_AS_STRING(arg), (size_t)PyBytes_GET_SIZE(arg), &f))
+    if (!parse_entry((const unsigned char *)PyBytes_AS_STRING(arg), (size_t)PyBytes_GET_SIZE(arg), &f)
+        || !is_hex64(f.prev))
         Py_RETURN_NONE;
     return Py_BuildValue("(Ks#)", (unsigned long long)f.seq, (const char *)f.prev, (Py_ssize_t)64);
 }
