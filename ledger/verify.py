@@ -16,17 +16,19 @@ auditor's own copy of the log key (``--key``), a checkpoint kept from an earlier
 
 Speed: entries are checked in chunks of 65,536 by worker processes (one per usable CPU), each
 reading its own range of the file; the main process folds the chunks' subtree roots, in order, into
-the tree and replays the few ``ledger.*`` events. A worker hands the rows, a tile (256) at a time, to
-the compiled core (``ledger._verifycore``; why it exists is its module doc): it checks each entry's
-canonical form by one scan of its bytes, its fields, its link and its recorded hash, and computes its
-leaf hash and the tile's interior hashes with OpenSSL's SHA-256, making no Python object per value.
-It stops at the first entry it does not vouch for (ledger events, endorsements, v1 entries, any
-damage): the exact check (``_one``) takes that entry, names its problem or passes it, and the core
-goes on after it. No signature is checked per entry: the checkpoint's signature covers them all.
-Measured CPU per entry on the 2-core development machine: reading the row 0.75 us, canonical form
-and fields 0.3, leaf hash 0.35, interior hashes 0.1, about 1.9-2.0 in all, against 1.2-1.5 for the
-floor of reading the entry and hashing it once; with two workers a 1,000,000-entry ledger takes
-1.1-1.35x the floor's wall time.
+the tree and replays the few ``ledger.*`` events. A worker's rows are read and checked a tile (256)
+at a time by the compiled core (``ledger._verifycore``; why it exists is its module doc): it steps
+the query with SQLite's C API (bundles: the rows the Python reader made), checks each entry's
+canonical form by one scan of its bytes, its fields, its link and its recorded hash, and computes
+its leaf hash and the tile's interior hashes with OpenSSL's SHA-256, making no Python object per
+row. It stops at the first entry it does not vouch for (ledger events, endorsements, v1 entries, any
+damage): the rest of that tile is read the Python way and the exact check (``_one``) takes that
+entry, names its problem or passes it; the core goes on after it. No signature is checked per
+entry: the checkpoint's signature covers them all. Measured CPU per entry on the 2-core development
+machine: reading the row 0.35 us, canonical form and fields 0.3, leaf hash 0.35, interior hashes
+0.1, about 1.2-1.3 in all, the same as the floor of reading each entry in Python and hashing it
+once (1.2-1.5); 1,000,000 entries take 1.0-1.15 s with two workers, 0.55-0.85x the floor's wall
+time (tests/bench/bench_ledger_verify.py).
 
 The pure-Python path (``LEDGER_VERIFY_CORE=python``, or the core not built) is the reference the
 tests hold the core to. It checks 64 entries at a time with C-level passes (``_fast_batch``): per
@@ -35,7 +37,7 @@ re-encoding of the batch for the exact canonical-form check (``ledger.canonical`
 tile's interior hashes; anything it does not vouch for is checked entry by entry. Measured CPU per
 entry (Python 3.11, OpenSSL 3.0, where a SHA-256 call costs 0.3 us before any data): read 0.7 us,
 parse 1.4, re-encode 0.5, leaf hash 0.7, interior hashes 0.5, field checks 1.0, about 5.3 in all:
-4.6x the floor's CPU, about 2.5x its wall time on two free cores.
+4.3x the core's CPU, about 2.5x the floor's wall time on two free cores.
 
 Memory stays flat: nothing but a chunk's rows and O(log n) hashes is held.
 """
