@@ -6,9 +6,11 @@ cd "$(dirname "$0")"
 
 # golang-go and golang-golang-x-mod-dev: the independent verifier (Go sumdb/note and sumdb/tlog) that
 # tests/unit/test_ledger_go.py builds to check the ledger's checkpoints and proofs. 7zip: the real 7-Zip
-# (7zz) the IdP-export tests open the encrypted archives with, as an IdP admin would.
+# (7zz) the IdP-export tests open the encrypted archives with, as an IdP admin would. libssl-dev and
+# libsqlite3-dev: the ledger verifier's compiled core (ledger/_verifycore.c) links OpenSSL's libcrypto
+# for SHA-256 and SQLite to read the entries.
 packages=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv python3-dev build-essential pkg-config
-          golang-go golang-golang-x-mod-dev 7zip)
+          libssl-dev libsqlite3-dev golang-go golang-golang-x-mod-dev 7zip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,11 +29,13 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-# Install only when needed (first run, or pyproject.toml changed): the install is editable, so
-# source changes need none, and a kiosk with no network starts without waiting on pip.
+# Install only when needed (first run, pyproject.toml or the C source changed): the install is
+# editable, so Python source changes need none, and a kiosk with no network starts without waiting on
+# pip. The verifier's C core is compiled by the install, so a change to it needs one.
 stamp=.venv/.token-station-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import station, ykman, textual' 2>/dev/null; then
+want=$(cat pyproject.toml ledger/_verifycore.c | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
+   || ! .venv/bin/python -c 'import station, ykman, textual, ledger._verifycore' 2>/dev/null; then
   log=$(mktemp)
   if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip \
          && .venv/bin/python -m pip install --disable-pip-version-check -e '.[test]'; } >"$log" 2>&1; then

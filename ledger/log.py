@@ -338,6 +338,7 @@ class Ledger:
         self._tx: Transaction | None = None
         self._checked: State | None = None  # the last state this object checked or wrote itself
         self._checked_row: tuple[object, ...] | None = None
+        self._checked_tail: bytes | None = None  # bytes of the newest entry, when this object wrote it
         self._note_signer: Signer | None = None
         self._log_vkey = ""
         self.path = path
@@ -604,11 +605,8 @@ class Ledger:
                     f"could not save to the ledger: {exc}", "nothing was recorded; try again"
                 ) from exc
             if sealed is not None:
-                self._checked = sealed
-                self._checked_row = (
-                    sealed.origin, sealed.size, sealed.frontier_bytes, sealed.last_hash, sealed.checkpoint,
-                    sealed.log_key,
-                )
+                self._checked, self._checked_row = sealed
+                self._checked_tail = tx._appended[-1].raw
                 if tx._rotation is not None:
                     self._signer = tx._rotation
                     self.key_id = key_id(tx._rotation)
@@ -630,17 +628,20 @@ class Ledger:
         row, (tail_seq, tail) = found[:6], found[6:]
         if self._checked is not None and row == self._checked_row:
             state = self._checked  # unchanged since this object checked or wrote it: no re-parse
+            # The newest entry as this object wrote it has the leaf hash the state records.
+            known_tail = self._checked_tail
         else:
             state = store.state_from_row(row)
             self._check_state(state)
-            self._checked_row = row
+            self._checked_row, self._checked_tail = row, None
+            known_tail = None
         tail_ok = (
             tail_seq is None
             and state.size == 0
             or tail_seq is not None
             and tail_seq == state.size - 1
             and isinstance(tail, bytes)
-            and merkle.leaf_hash(tail).hex() == state.last_hash
+            and (tail == known_tail or merkle.leaf_hash(tail).hex() == state.last_hash)
         )
         if not tail_ok:
             seq = tail_seq
@@ -669,8 +670,9 @@ class Ledger:
             )
         self._checked = state
 
-    def _seal(self, tx: Transaction) -> State:
-        """Sign the checkpoint over the tree the transaction built and store the new state."""
+    def _seal(self, tx: Transaction) -> tuple[State, tuple[object, ...]]:
+        """Sign the checkpoint over the tree the transaction built and store the new state (returned
+        with the row as stored)."""
         assert self._signer is not None
         frontier = tx._frontier
         if self._note_signer is None or self._note_signer.private_key is not self._signer:
@@ -682,12 +684,12 @@ class Ledger:
         note = sign_note(Checkpoint(self.origin, frontier.size, frontier.root()).body(), signers)
         log_key = _vkey(self.origin, tx._rotation) if tx._rotation is not None else self._log_vkey
         state = State(self.origin, frontier.size, frontier, tx._prev, note, log_key)
-        store.write_state(self._db.conn, state)
+        row = store.write_state(self._db.conn, state)
         if tx._keep:
             self._db.conn.execute(
                 "INSERT OR REPLACE INTO ledger_checkpoints (size, note) VALUES (?, ?)", (frontier.size, note)
             )
-        return state
+        return state, row
 
     def _check_endorsement(
         self, seq: int, event_type: str, body: dict[str, Any], actor: str, at: datetime, e: Endorsement

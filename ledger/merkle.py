@@ -96,8 +96,9 @@ def fold(hashes: Sequence[bytes]) -> bytes:
     if not hashes:
         return EMPTY_ROOT
     acc = hashes[-1]
+    sha = _sha256
     for h in reversed(hashes[:-1]):
-        acc = node_hash(h, acc)
+        acc = sha(b"\x01" + h + acc).digest()  # node_hash, inline: this runs on every append
     return acc
 
 
@@ -152,13 +153,14 @@ class Frontier:
         stack = list(self.hashes)
         index, level, h = self.size, 0, leaf
         completed = [Node(0, index, h)]
+        sha = _sha256
         while index & 1:  # each trailing 1 bit of the old size is a sibling waiting for this leaf
-            h = node_hash(stack.pop(), h)
+            h = sha(b"\x01" + stack.pop() + h).digest()  # node_hash, inline: this runs on every append
             index >>= 1
             level += 1
             completed.append(Node(level, index, h))
         stack.append(h)
-        return Frontier(self.size + 1, tuple(stack)), tuple(completed)
+        return _checked_frontier(self.size + 1, tuple(stack)), tuple(completed)
 
     def root(self) -> bytes:
         return fold(self.hashes)
@@ -179,6 +181,16 @@ class Frontier:
         (size,) = struct.unpack(">Q", data[:8])
         body = data[8:]
         return cls(size, tuple(body[i : i + HASH_SIZE] for i in range(0, len(body), HASH_SIZE)))
+
+
+def _checked_frontier(size: int, hashes: tuple[bytes, ...]) -> Frontier:
+    """A Frontier built by ``append`` from a valid one and a checked leaf: its size is in range and
+    its hashes are 32-byte digests by construction, so ``__post_init__``'s checks are skipped (they
+    cost more than the append itself)."""
+    frontier = object.__new__(Frontier)
+    object.__setattr__(frontier, "size", size)
+    object.__setattr__(frontier, "hashes", hashes)
+    return frontier
 
 
 def root_from_leaf_hashes(leaves: Iterable[bytes]) -> bytes:

@@ -73,7 +73,7 @@ def _b64decode(text: str, what: str) -> bytes:
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")  # base64.b64encode, without its wrapper
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:

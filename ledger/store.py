@@ -138,7 +138,8 @@ def read_state(conn: sqlite3.Connection) -> State | None:
     return None if row is None else state_from_row(row)
 
 
-def write_state(conn: sqlite3.Connection, state: State) -> None:
+def write_state(conn: sqlite3.Connection, state: State) -> tuple[object, ...]:
+    """Store the state row; returns it as ``read_state_row`` will read it back."""
     values = (
         state.origin, state.size, state.frontier_bytes, state.last_hash, state.checkpoint, state.log_key
     )
@@ -153,6 +154,7 @@ def write_state(conn: sqlite3.Connection, state: State) -> None:
             " VALUES (1, ?, ?, ?, ?, ?, ?)",
             values,
         )
+    return values
 
 
 def read_level(conn: sqlite3.Connection, level: int, start: int, end: int) -> list[bytes]:

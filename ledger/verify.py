@@ -16,16 +16,29 @@ auditor's own copy of the log key (``--key``), a checkpoint kept from an earlier
 
 Speed: entries are checked in chunks of 65,536 by worker processes (one per usable CPU), each
 reading its own range of the file; the main process folds the chunks' subtree roots, in order, into
-the tree and replays the few ``ledger.*`` events. A worker checks 64 entries at a time with C-level
-passes (``_fast_batch``): per entry one SHA-256 (the leaf hash, which is also the chain link), one
-orjson parse, its share of one re-encoding of the batch for the exact canonical-form check
-(``ledger.canonical``), its share of the tile's interior hashes, and no signature check: the
-checkpoint's signature covers all entries at once. Anything the batch path does not vouch for is
-checked entry by entry, which names the problem. Measured CPU per entry on the 2-core development
-machine (Python 3.11, OpenSSL 3.0, where a SHA-256 call costs 0.3 us before any data): read 0.7 us,
-parse 1.4, re-encode 0.5, leaf hash 0.7, interior hashes 0.5, field checks 1.0, about 5.3 in all;
-the floor of reading the entry and hashing it once is 1.15-1.2 us. So a verification takes about
-4.6x the floor's CPU, and two free cores bring its wall time to about 2.5x the floor.
+the tree and replays the few ``ledger.*`` events. A worker's rows are read and checked a tile (256)
+at a time by the compiled core (``ledger._verifycore``; why it exists is its module doc): it steps
+the query with SQLite's C API (bundles: the rows the Python reader made), checks each entry's
+canonical form by one scan of its bytes, its fields, its link and its recorded hash, and computes
+its leaf hash and the tile's interior hashes with OpenSSL's SHA-256, making no Python object per
+row. It stops at the first entry it does not vouch for (ledger events, endorsements, v1 entries, any
+damage): the rest of that tile is read the Python way and the exact check (``_one``) takes that
+entry, names its problem or passes it; the core goes on after it. No signature is checked per
+entry: the checkpoint's signature covers them all. Measured CPU per entry on the 2-core development
+machine: reading the row 0.35 us, canonical form and fields 0.3, leaf hash 0.35, interior hashes
+0.1, about 1.2-1.3 in all, the same as the floor of reading each entry in Python and hashing it
+once (1.2-1.5); 1,000,000 entries take 1.0-1.15 s with two workers, 0.55-0.85x the floor's wall
+time (tests/bench/bench_ledger_verify.py).
+
+The pure-Python path (``LEDGER_VERIFY_CORE=python``, or the core not built) is the reference the
+tests hold the core to. It checks 64 entries at a time with C-level passes (``_fast_batch``): per
+entry one SHA-256 (the leaf hash, which is also the chain link), one orjson parse, its share of one
+re-encoding of the batch for the exact canonical-form check (``ledger.canonical``) and of the
+tile's interior hashes; anything it does not vouch for is checked entry by entry. Measured CPU per
+entry (Python 3.11, OpenSSL 3.0, where a SHA-256 call costs 0.3 us before any data): read 0.7 us,
+parse 1.4, re-encode 0.5, leaf hash 0.7, interior hashes 0.5, field checks 1.0, about 5.3 in all:
+4.3x the core's CPU, about 2.5x the floor's wall time on two free cores.
+
 Memory stays flat: nothing but a chunk's rows and O(log n) hashes is held.
 """
 
@@ -98,8 +111,34 @@ from ledger.signers import (
 )
 from ledger.store import SELECT_ROWS, as_row, kept_checkpoints, log_keys, read_state, witness_keys
 
+try:
+    from ledger import _verifycore
+except ImportError:  # not built (a source tree nobody installed): the Python path does it all
+    _verifycore = None
+
+CORE_ENV = "LEDGER_VERIFY_CORE"
+
+
+def _core() -> Any:
+    """The compiled core, or None for the pure-Python path (the reference, and the fallback).
+
+    ``LEDGER_VERIFY_CORE=python`` picks the Python path (the tests run both); ``=c`` insists on the
+    core. Read per scan, so worker processes follow the environment they were started with.
+    """
+    choice = os.environ.get(CORE_ENV, "")
+    if choice == "python":
+        return None
+    if choice == "c" and _verifycore is None:
+        raise LedgerError(
+            "the verifier's compiled core (ledger._verifycore) is not built",
+            "reinstall the station with ./setup.sh (it needs build-essential and libssl-dev)",
+        )
+    return _verifycore
+
+
 CHUNK = 1 << 16  # entries per worker job: 256 tiles of 256
 _TILE = merkle.TILE_WIDTH
+_TILE_BYTES = _TILE * merkle.HASH_SIZE
 # Rows per batch of the C-level checks: smaller batches keep the joined bytes and their re-encoding
 # in the CPU cache and below malloc's mmap threshold; measured fastest at 32..64 (bench_ledger_verify).
 _BATCH = 64
@@ -147,12 +186,16 @@ _ROBUST_QUERY = (
 Row = tuple[int, object, object]  # (seq, entry bytes, recorded hex hash as bytes)
 
 
+def _uri(path: str) -> str:
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
+
+
 def _connect(path: str) -> sqlite3.Connection:
-    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    return sqlite3.connect(_uri(path), uri=True)
 
 
-def _db_batches(path: str, lo: int, hi: int) -> Iterator[list[Row]]:
-    """Rows in tile-sized batches. An entry stored as text comes back as str (or, for text that is
+def _db_batches(path: str, lo: int, hi: int, size: int) -> Iterator[list[Row]]:
+    """Rows in batches of ``size``. An entry stored as text comes back as str (or, for text that is
     not UTF-8, which sqlite3 refuses to decode, as ("text", bytes)): never a crash."""
     conn = _connect(path)
     try:
@@ -160,7 +203,7 @@ def _db_batches(path: str, lo: int, hi: int) -> Iterator[list[Row]]:
         start = lo
         while True:
             try:
-                rows = cur.fetchmany(_BATCH)
+                rows = cur.fetchmany(size)
             except sqlite3.OperationalError:
                 break
             if not rows:
@@ -204,27 +247,34 @@ class _Scan:
         self.expected = job.lo
         self.prev: str | None = None  # hex leaf hash of the previous entry
         self.prev_sha = ""  # hex SHA-256 of the previous entry, when it is v1
-        self.leaves: list[bytes] = []  # of the open tile
+        self.leaves = bytearray()  # leaf hashes of the open tile, concatenated
         self.tiles: list[bytes] = []  # roots of the full tiles so far
         self.snapshots = sorted(job.snapshots)
         self.stored8: dict[int, bytes] = {}
+        self.core = _core()
 
-    def add_leaves(self, leaves: list[bytes]) -> tuple[int | None, str, str] | None:
-        """Append leaf hashes: fold full tiles (checked against the stored tree), take snapshots."""
+    def tile_root(self, hashes: bytes) -> bytes:
+        if self.core is not None:
+            return self.core.tile_root(hashes)
+        return merkle.perfect_root(_split(hashes))
+
+    def add_leaves(self, leaves: bytes) -> tuple[int | None, str, str] | None:
+        """Append leaf hashes (concatenated): fold full tiles (checked against the stored tree), take
+        snapshots."""
         start = self.expected
-        self.expected += len(leaves)
+        self.expected += len(leaves) // merkle.HASH_SIZE
         while self.snapshots and self.snapshots[0] <= self.expected:
             size = self.snapshots.pop(0)
-            cut = self.leaves + leaves[: size - start]
+            cut = bytes(self.leaves) + leaves[: (size - start) * merkle.HASH_SIZE]
             tiles = list(self.tiles)
-            while len(cut) >= _TILE:
-                tiles.append(merkle.perfect_root(cut[:_TILE]))
-                cut = cut[_TILE:]
+            while len(cut) >= _TILE_BYTES:
+                tiles.append(self.tile_root(cut[:_TILE_BYTES]))
+                cut = cut[_TILE_BYTES:]
             self.res.snapshots[size] = _compact(tiles, cut)
-        self.leaves.extend(leaves)
-        while len(self.leaves) >= _TILE:
-            top = merkle.perfect_root(self.leaves[:_TILE])
-            tile = (start + len(leaves) - len(self.leaves)) // _TILE
+        self.leaves += leaves
+        while len(self.leaves) >= _TILE_BYTES:
+            top = self.tile_root(bytes(self.leaves[:_TILE_BYTES]))
+            tile = (self.expected - len(self.leaves) // merkle.HASH_SIZE) // _TILE
             if self.kind == "db" and self.stored8.get(tile) != top:
                 first = tile * _TILE
                 return (
@@ -233,7 +283,7 @@ class _Scan:
                     f"entries {first}..{first + _TILE - 1} do not match the tree the station stored",
                 )
             self.tiles.append(top)
-            del self.leaves[:_TILE]
+            del self.leaves[:_TILE_BYTES]
         return None
 
 
@@ -253,9 +303,11 @@ def scan(job: Job) -> Result:
 def _scan(job: Job) -> Result:
     st = _Scan(job)
     res = st.res
+    batches: Iterable[list[Row]] = ()
     if st.kind == "db":
-        batches = _db_batches(job.source[1], job.lo, job.hi)
         st.stored8 = _db_nodes(job.source[1], merkle.TILE_HEIGHT, job.lo // _TILE, job.hi // _TILE)
+        if st.core is None:
+            batches = _db_batches(job.source[1], job.lo, job.hi, _BATCH)
     else:
         batches = _bundle_batches(BundleReader(job.source[1]), job)
 
@@ -264,14 +316,13 @@ def _scan(job: Job) -> Result:
         res.checked = st.expected - job.lo
         return res
 
+    if st.kind == "db" and st.core is not None:
+        problem = _core_db(st, job.source[1], job.hi)
+        if problem is not None:
+            return fail(problem)
     for batch in batches:
-        problem = _fast_batch(st, batch)
-        if problem is False:  # not vouched for: the exact checks, entry by entry, name the problem
-            for row in batch:
-                problem = _one(st, row)
-                if problem is not None:
-                    return fail(problem)
-        elif problem is not None:
+        problem = check_batch(st, batch)
+        if problem is not None:
             return fail(problem)
     if st.expected != job.hi:
         return fail((st.expected, DELETED, f"sequence gap: entry {st.expected} is missing"))
@@ -281,6 +332,88 @@ def _scan(job: Job) -> Result:
     res.last_sha = st.prev_sha
     res.compact = _compact(st.tiles, st.leaves)
     return res
+
+
+def check_batch(st: _Scan, batch: list[Row]) -> tuple[int | None, str, str] | None:
+    """Check a batch of rows in order, advancing the scan; the first problem, or None."""
+    if st.core is not None:
+        return _core_batch(st, batch)
+    problem = _fast_batch(st, batch)
+    if problem is False:  # not vouched for: the exact checks, entry by entry, name the problem
+        for row in batch:
+            problem = _one(st, row)
+            if problem is not None:
+                return problem
+        return None
+    return problem  # type: ignore[return-value]
+
+
+def _core_batch(st: _Scan, batch: list[Row]) -> tuple[int | None, str, str] | None:
+    """The compiled core checks the rows up to the first one it does not vouch for (ledger events,
+    endorsements, v1 entries, any damage); the exact check takes that one and names its problem,
+    or passes it, and the core goes on after it."""
+    i, n = 0, len(batch)
+    while i < n:
+        count, leaves, first_prev = st.core.scan_rows(batch, i, st.expected, st.prev)
+        if count:
+            problem = _advance(st, leaves, first_prev)
+            if problem is not None:
+                return problem
+            i += count
+        if i < n:
+            problem = _one(st, batch[i])
+            if problem is not None:
+                return problem
+            i += 1
+    return None
+
+
+def _advance(st: _Scan, leaves: bytes, first_prev: str | None) -> tuple[int | None, str, str] | None:
+    """Take the rows the core vouched for: the state ``_one`` would leave after each of them."""
+    res = st.res
+    if st.prev is None:  # the chunk's first link, compared by the caller
+        res.first_prev, res.first_version = first_prev, 2
+    if res.min_v2 is None:
+        res.min_v2 = st.expected
+    st.prev, st.prev_sha = leaves[-merkle.HASH_SIZE :].hex(), ""
+    return st.add_leaves(leaves)
+
+
+def _core_db(st: _Scan, path: str, hi: int) -> tuple[int | None, str, str] | None:
+    """The rows of a database, a tile at a time, read and checked by the core's own reader (no Python
+    object per row); where it stops, the rest of the tile is read and checked the Python way, which
+    names the problem. Tile by tile, as the Python path's batches, so a stored tile that does not
+    match is found before any entry after it is looked at."""
+    try:
+        reader = st.core.Reader(_uri(path))
+    except OSError:  # e.g. a copy on read-only media: sqlite3's own reader copes with more
+        reader = None
+    try:
+        while st.expected < hi:
+            end = min(hi, (st.expected // _TILE + 1) * _TILE)
+            if reader is not None:
+                count, leaves, first_prev = reader.scan(st.expected, end, st.prev)
+                if count:
+                    problem = _advance(st, leaves, first_prev)
+                    if problem is not None:
+                        return problem
+            if st.expected == end:
+                continue
+            for batch in _db_batches(path, st.expected, end, _TILE):
+                problem = check_batch(st, batch)
+                if problem is not None:
+                    return problem
+            if st.expected < end:  # rows are missing: the next one present names the gap
+                after = next(_db_batches(path, st.expected, hi, 1), None)
+                if after is None:
+                    return None  # none: the caller names the first missing entry
+                problem = check_batch(st, after)
+                if problem is not None:
+                    return problem
+        return None
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 _FIELDS = itemgetter("v", "seq", "at", "type", "actor", "body", "prev", "sigs")
@@ -372,7 +505,7 @@ def _fast_batch(st: _Scan, batch: list[Row]) -> tuple[int | None, str, str] | No
     if st.res.min_v2 is None:
         st.res.min_v2 = seqs[0]
     st.prev = hexes[-64:]
-    return st.add_leaves(leaves)
+    return st.add_leaves(b"".join(leaves))
 
 
 def _one(st: _Scan, row: Row) -> tuple[int | None, str, str] | None:
@@ -419,7 +552,7 @@ def _one(st: _Scan, row: Row) -> tuple[int | None, str, str] | None:
             return seq, SIGNATURE, problem
     st.prev = hx
     st.prev_sha = hashlib.sha256(raw).hexdigest() if version == 1 else ""
-    return st.add_leaves([leaf])
+    return st.add_leaves(leaf)
 
 
 def _slow_entry(
@@ -460,13 +593,18 @@ def _special(origin: str, seq: int, doc: dict[str, Any], res: Result) -> str | N
     return None
 
 
-def _compact(tiles: list[bytes], leaves: list[bytes]) -> list[bytes]:
+def _split(hashes: bytes | bytearray) -> list[bytes]:
+    step = merkle.HASH_SIZE
+    return [bytes(hashes[i : i + step]) for i in range(0, len(hashes), step)]
+
+
+def _compact(tiles: list[bytes], leaves: bytes | bytearray) -> list[bytes]:
     """Range hashes of a chunk prefix from its full-tile roots and the leaves of its open tile."""
     top = merkle.Frontier()
     for h in tiles:
         top, _ = top.append(h)
     low = merkle.Frontier()
-    for h in leaves:
+    for h in _split(leaves):
         low, _ = low.append(h)
     return [*top.hashes, *low.hashes]
 

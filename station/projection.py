@@ -32,8 +32,9 @@ from .operators.schema import TABLES as OPERATOR_TABLES
 # 3: credentials.drift (where the token's clock stood at its last accepted code)
 # 4: either IdP hand-off tables and seeds of YubiKey OTP slots (issue 8), or operators' credentials,
 #    lockout and sessions' reviews, Yubico OTP counters, recovery and temporary codes (issue 6)
-# 5: both; a projection of either version 4 is rebuilt from the ledger
-VERSION = 5
+# 5: both of those; or, on another line of work, WITHOUT ROWID intents, tokens and history
+# 6: all of it; a projection of any older version is rebuilt from the ledger
+VERSION = 6
 META = "projection_meta"
 
 TABLES: dict[str, tuple[str, str]] = {
@@ -44,7 +45,7 @@ TABLES: dict[str, tuple[str, str]] = {
         usage_counter INTEGER NOT NULL DEFAULT -1, session_counter INTEGER NOT NULL DEFAULT -1)""", "id"),
     "device_intents": ("""CREATE TABLE device_intents (
         intent_id TEXT PRIMARY KEY NOT NULL, action TEXT, serial INTEGER, credential_id TEXT, status TEXT,
-        started_at TEXT, started_seq INTEGER, prior_status TEXT)""", "intent_id"),
+        started_at TEXT, started_seq INTEGER, prior_status TEXT) WITHOUT ROWID""", "intent_id"),
     **INVENTORY_TABLES,
     **IDP_TABLES,
     **OPERATOR_TABLES,

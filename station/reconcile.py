@@ -44,7 +44,10 @@ def _finish_yubico_otp(station: Station, body: dict) -> bool:
 
 
 def open_intents(station: Station) -> list[dict]:
-    return list(station.ledger.db.query("SELECT * FROM device_intents WHERE status = 'open'"))
+    # In the order they were started (the table is keyed by intent id, which says nothing of it).
+    return list(
+        station.ledger.db.query("SELECT * FROM device_intents WHERE status = 'open' ORDER BY started_seq")
+    )
 
 
 def _started_body(station: Station, seq: int) -> dict:

@@ -213,8 +213,11 @@ async def test_inactivity_signs_the_operator_out(station):
         await app.check_inactivity()
         assert isinstance(app.screen, MainScreen)
         station.clock.advance(minutes=1)
-        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "the inactivity lock")
-        assert "without activity" in panel(app, "signin-result").plain
+        # The new screen mounts its widgets after it becomes the current screen: wait for both.
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen)
+                         and len(app.screen.query("#signin-result")) > 0, "the inactivity lock")
+        await wait_until(pilot, lambda: "without activity" in panel(app, "signin-result").plain,
+                         "the reason shown on the sign-in screen")
     assert [e.body["reason"] for e in entries(station) if e.type == "operator.signed_out"] == ["inactivity"]
 
 

@@ -20,6 +20,9 @@ from ledger.note import Signer, parse_checkpoint, parse_note, parse_tlog_proof, 
 from ledger.signers import endorse
 from ledger.verify import verify_bundle
 
+# Every test here runs on both verifier paths: the compiled core and the pure-Python reference.
+pytestmark = pytest.mark.usefixtures("verify_core")
+
 T0 = datetime(2025, 1, 31, 9, 15, tzinfo=UTC)
 ORIGIN = "tokens.example.org/branch-07"
 N = 600  # two full tiles and a partial one

@@ -17,6 +17,9 @@ from ledger.entry import encode_entry
 from ledger.merkle import leaf_hash
 from ledger.note import Checkpoint, Signer, sign_checkpoint
 
+# Every test here runs on both verifier paths: the compiled core and the pure-Python reference.
+pytestmark = pytest.mark.usefixtures("verify_core")
+
 T0 = datetime(2025, 1, 31, 9, 15, tzinfo=UTC)
 SIZE = 5
 ORIGIN = "tokens.example.org/branch-07"

@@ -7,6 +7,10 @@ properties hold the batch path to the exact one: on clean batches it accepts (so
 taken), and whatever it accepts after a mutation, the exact path accepts identically. The mutations
 include the ones a join could hide: a row cut at an inner comma with its tail moved to the next row
 (the joined bytes stay the same), two rows merged into one, and commas and brackets inside strings.
+
+The compiled core (``ledger._verifycore``), which vouches for rows one by one and hands the first row it
+does not vouch for to the exact check, is held to more: after any mutation it reaches exactly the
+exact path's verdict and state.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -16,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from ledger import _verifycore
 from ledger.canonical import _OPT
 from ledger.entry import GENESIS_PREV, encode_entry
 from ledger.merkle import leaf_hash
-from ledger.verify import Job, _fast_batch, _one, _Scan
+from ledger.verify import Job, _fast_batch, _one, _Scan, check_batch
 
 T0 = datetime(2026, 3, 1, 23, 59, 58, tzinfo=UTC)
 ORIGIN = "tokens.example.org/test"
@@ -71,6 +76,12 @@ def by_batch(raws, start, prev, recorded=None):
     return _fast_batch(scan, rows_of(raws, start, recorded)), scan
 
 
+def by_core(raws, start, prev, recorded=None):
+    scan = scanner(start, len(raws), prev)
+    scan.core = _verifycore
+    return check_batch(scan, rows_of(raws, start, recorded)), scan
+
+
 def one_by_one(raws, start, prev, recorded=None):
     scan = scanner(start, len(raws), prev)
     for row in rows_of(raws, start, recorded):
@@ -92,8 +103,11 @@ def test_clean_batches_take_the_batch_path(bodies, start, first):
     prev = None if first else GENESIS_PREV
     outcome, batch_scan = by_batch(raws, start, prev)
     exact, exact_scan = one_by_one(raws, start, prev)
-    assert outcome is None and exact is None
-    assert state(batch_scan) == state(exact_scan)
+    core, core_scan = by_core(raws, start, prev)
+    assert outcome is None and exact is None and core is None
+    assert state(batch_scan) == state(exact_scan) == state(core_scan)
+    # The core vouched for every row itself (none went to the exact check).
+    assert _verifycore.scan_rows(rows_of(raws, start), 0, start, prev)[0] == len(raws)
 
 
 MUTATIONS = ["flip", "delete", "insert", "space", "escape", "float", "split", "merge", "swap", "bool"]
@@ -168,6 +182,9 @@ def test_the_batch_path_accepts_only_what_the_exact_path_accepts(bodies, mutatio
         recorded = {draw(st.integers(0, len(raws) - 1)): draw(st.sampled_from([b"", b"0" * 64, b"ab"]))}
     outcome, batch_scan = by_batch(raws, 0, None, recorded)
     exact, exact_scan = one_by_one(raws, 0, None, recorded)
+    core, core_scan = by_core(raws, 0, None, recorded)
+    assert core == exact
+    assert state(core_scan) == state(exact_scan)
     if outcome is None:
         assert exact is None, f"the batch path vouched for a batch the exact path refuses: {exact}"
         assert state(batch_scan) == state(exact_scan)
@@ -186,6 +203,10 @@ def test_every_wrong_field_is_left_to_the_exact_path(name, value, where):
     relink(raws, bodies, where + 1)
     outcome, batch_scan = by_batch(raws, 0, None)
     exact, exact_scan = one_by_one(raws, 0, None)
+    core, core_scan = by_core(raws, 0, None)
+    assert core == exact and state(core_scan) == state(exact_scan)
+    if not (name == "prev" and where == 0):  # the core left the wrong row to the exact check
+        assert _verifycore.scan_rows(rows_of(raws, 0), 0, 0, None)[0] <= where
     if name == "prev" and where == 0 and exact is None:
         # The first link is the caller's to check against the end of the previous chunk.
         assert outcome is None and state(batch_scan) == state(exact_scan)
